@@ -1,0 +1,67 @@
+"""Turns a signed request into a Principal, or an AuthFailure with AWS's wording."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from strongroom.auth import sigv4
+from strongroom.auth.principal import Principal
+from strongroom.auth.sigv4 import AuthFailure, FailureKind, HttpRequest
+from strongroom.barrier.barrier import Barrier
+from strongroom.storage.identity import IdentityRepository
+
+_INVALID_TOKEN = "The security token included in the request is invalid."
+_SECRET_CACHE_SIZE = 1024
+
+
+def access_key_aad(access_key_id: str) -> bytes:
+    return f"access_keys/{access_key_id}".encode()
+
+
+class Authenticator:
+    def __init__(
+        self,
+        identities: IdentityRepository,
+        barrier: Barrier,
+        valid_regions: frozenset[str],
+        wall_clock: Callable[[], datetime],
+    ) -> None:
+        self._identities = identities
+        self._barrier = barrier
+        self._valid_regions = valid_regions
+        # Request signatures are always checked against real time, never the dev clock: a dev
+        # server whose clock was advanced must still accept requests signed just now.
+        self._wall_clock = wall_clock
+        # Keyed by the stored ciphertext, so a changed or rotated secret is never served stale.
+        self._secrets: dict[bytes, str] = {}
+
+    def authenticate(self, request: HttpRequest, service: str) -> tuple[Principal, str]:
+        """Return the principal and the region the request is scoped to."""
+        parsed = sigv4.parse_authorization(request)
+        sigv4.check_scope(parsed, self._wall_clock(), self._valid_regions, service)
+        record = self._identities.access_key(parsed.scope.access_key_id)
+        if record is None or record.status != "Active":
+            raise AuthFailure(FailureKind.UNKNOWN_KEY, _INVALID_TOKEN)
+        sigv4.verify_signature(request, parsed, self._secret(record.access_key_id, record.secret_blob))
+        principal = Principal(
+            account_id=record.account_id,
+            user_name=record.user_name,
+            user_id=record.user_id,
+            access_key_id=record.access_key_id,
+        )
+        return principal, parsed.scope.region
+
+    def forget_secrets(self) -> None:
+        """Called on seal: no decrypted secret may outlive the unsealed barrier."""
+        self._secrets.clear()
+        sigv4.signing_key.cache_clear()
+
+    def _secret(self, access_key_id: str, blob: bytes) -> str:
+        secret = self._secrets.get(blob)
+        if secret is None:
+            secret = self._barrier.decrypt(blob, access_key_aad(access_key_id)).decode()
+            if len(self._secrets) >= _SECRET_CACHE_SIZE:
+                self._secrets.clear()
+            self._secrets[blob] = secret
+        return secret

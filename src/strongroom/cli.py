@@ -1,0 +1,280 @@
+"""The `strongroom` command."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import shutil
+import ssl
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import click
+
+from strongroom import __version__, config
+from strongroom.config import Settings, default_data_dir
+
+_data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Data directory [env STRONGROOM_DATA_DIR; default: the user's data dir].",
+)
+
+
+def _settings(data_dir: Path | None, **overrides: Any) -> Settings:
+    return Settings.load(data_dir or default_data_dir(), **overrides)
+
+
+@click.group()
+@click.version_option(__version__)
+def main() -> None:
+    """Strongroom: secrets and key management that speaks the AWS APIs."""
+
+
+@main.command()
+@_data_dir_option
+@click.option("--storage", envvar="STRONGROOM_STORAGE", help="Storage URL: sqlite:///PATH or postgresql://...")
+@click.option("--host", envvar="STRONGROOM_HOST", help=f"Listen address [default {config.DEFAULT_HOST}].")
+@click.option("--port", envvar="STRONGROOM_PORT", type=int, help="Listen port.")
+@click.option("--region", envvar="STRONGROOM_REGION", help=f"Default region [{config.DEFAULT_REGION}].")
+@click.option("--root-key-file", envvar="STRONGROOM_ROOT_KEY_FILE", help="File seal: root key path.")
+@click.option("--account-id", envvar="STRONGROOM_ACCOUNT_ID", help="Account id of the first start.")
+@click.option("--dev", is_flag=True, help="Throwaway test server: plain HTTP, test credentials.")
+@click.option("--access-key-id", envvar="STRONGROOM_DEV_ACCESS_KEY_ID", help="--dev access key id.")
+@click.option("--secret-access-key", envvar="STRONGROOM_DEV_SECRET_ACCESS_KEY", help="--dev secret key.")
+@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
+def server(data_dir: Path | None, dev: bool, log_level: str, **options: Any) -> None:
+    """Start the server (initialising the data directory on first start)."""
+    logging.basicConfig(
+        level=log_level.upper(), stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    from strongroom.http.server import serve
+    from strongroom.node import prepare_node
+
+    if dev:
+        if data_dir is not None:
+            raise click.UsageError("--dev always uses a throwaway data directory")
+        data_dir = Path(tempfile.mkdtemp(prefix="strongroom-dev-"))
+        options["account_id"] = options["account_id"] or config.DEV_ACCOUNT_ID
+        options["port"] = options["port"] or config.DEFAULT_DEV_PORT
+        options["dev_access_key_id"] = options.pop("access_key_id") or config.DEV_ACCESS_KEY_ID
+        options["dev_secret_access_key"] = (
+            options.pop("secret_access_key") or config.DEV_SECRET_ACCESS_KEY
+        )
+    elif options.pop("access_key_id") or options.pop("secret_access_key"):
+        raise click.UsageError("--access-key-id/--secret-access-key are for --dev servers only")
+    settings = _settings(data_dir, dev=dev, **options)
+    if dev and not config.is_loopback(settings.host):
+        raise click.UsageError("a --dev server listens on loopback only")
+    try:
+        core, tls_context = prepare_node(settings)
+        serve(core, tls_context)
+    finally:
+        if dev:
+            shutil.rmtree(settings.data_dir, ignore_errors=True)
+
+
+@main.command()
+@_data_dir_option
+@click.option("--storage", envvar="STRONGROOM_STORAGE", help="Storage URL.")
+@click.option("--seal", "seal_kind", type=click.Choice(["file", "shamir"]), default="file")
+@click.option("--key-shares", default=5, show_default=True, help="Shamir: shares to create.")
+@click.option("--key-threshold", default=3, show_default=True, help="Shamir: shares to unseal.")
+@click.option("--root-key-file", envvar="STRONGROOM_ROOT_KEY_FILE", help="File seal: root key path.")
+@click.option("--account-id", envvar="STRONGROOM_ACCOUNT_ID")
+@click.option("--region", envvar="STRONGROOM_REGION")
+def init(
+    data_dir: Path | None, seal_kind: str, key_shares: int, key_threshold: int, **options: Any
+) -> None:
+    """Initialise a data directory and storage; with --seal shamir, print the unseal shares."""
+    from strongroom.barrier.shamir import ShamirError
+    from strongroom.node import initialize_node
+
+    settings = _settings(data_dir, **options)
+    try:
+        result = initialize_node(settings, seal_kind, key_shares, key_threshold)  # type: ignore[arg-type]
+    except ShamirError as error:
+        raise click.UsageError(str(error)) from None
+    click.echo(f"Initialised {settings.data_dir} (account {result.account_id}).")
+    click.echo(f"Administrator credentials: {settings.credentials_file} (mode 0600).")
+    if result.unseal_shares:
+        click.echo(
+            f"\nUnseal shares ({key_threshold} of {key_shares} unseal the server). They are shown "
+            "only now and stored nowhere: give each to a different custodian.\n"
+        )
+        for number, share in enumerate(result.unseal_shares, 1):
+            click.echo(f"Unseal share {number}: {share}")
+
+
+@main.command()
+@_data_dir_option
+@click.option("--dev", is_flag=True, help="Print the settings of a local --dev server.")
+@click.option("--port", type=int, default=None, help="With --dev: the dev server's port.")
+def env(data_dir: Path | None, dev: bool, port: int | None) -> None:
+    """Print export lines for the aws CLI and boto3: eval "$(strongroom env)"."""
+    if dev:
+        values = {
+            "AWS_ENDPOINT_URL": f"http://localhost:{port or config.DEFAULT_DEV_PORT}",
+            "AWS_ACCESS_KEY_ID": config.DEV_ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": config.DEV_SECRET_ACCESS_KEY,
+            "AWS_DEFAULT_REGION": config.DEFAULT_REGION,
+        }
+    else:
+        settings = _settings(data_dir)
+        access_key_id, secret = _read_credentials(settings)
+        values = {
+            "AWS_ENDPOINT_URL": settings.endpoint,
+            "AWS_ACCESS_KEY_ID": access_key_id,
+            "AWS_SECRET_ACCESS_KEY": secret,
+            "AWS_DEFAULT_REGION": settings.region,
+            "AWS_CA_BUNDLE": str(settings.ca_file),
+        }
+    for name, value in values.items():
+        click.echo(f"export {name}={shlex.quote(value)}")
+
+
+@main.command()
+@_data_dir_option
+def status(data_dir: Path | None) -> None:
+    """Show whether the server is sealed, its storage, version and listen address."""
+    from strongroom.storage.engine import describe
+
+    settings = _settings(data_dir)
+    click.echo(f"Data directory: {settings.data_dir}")
+    click.echo(f"Storage:        {describe(settings.storage_url)}")
+    click.echo(f"Listen address: {settings.endpoint}")
+    try:
+        health = _control(settings, "GET", "/health")
+    except ConnectionError as error:
+        click.echo(f"Server:         not reachable ({error})")
+        sys.exit(2)
+    click.echo(f"Version:        {health['version']}")
+    click.echo(f"Seal:           {health['seal']}")
+    state = "sealed" if health["sealed"] else "unsealed"
+    if "unseal_progress" in health:
+        state += f" (unseal progress {health['unseal_progress']})"
+    click.echo(f"State:          {state}")
+    sys.exit(1 if health["sealed"] else 0)
+
+
+@main.command()
+@_data_dir_option
+@click.argument("share", required=False)
+def unseal(data_dir: Path | None, share: str | None) -> None:
+    """Submit one unseal share (prompted for, unechoed, when not given)."""
+    settings = _settings(data_dir)
+    if share is None:
+        share = click.prompt("Unseal share", hide_input=True)
+    reply = _control(settings, "POST", "/_strongroom/unseal", {"share": share})
+    if "error" in reply:
+        raise click.ClickException(reply["error"])
+    if reply["sealed"]:
+        click.echo(f"Sealed: {reply['progress']} of {reply['threshold']} shares submitted.")
+    else:
+        click.echo("Unsealed.")
+
+
+@main.command()
+@_data_dir_option
+def seal(data_dir: Path | None) -> None:
+    """Seal the running server: it forgets its keys until unsealed again."""
+    settings = _settings(data_dir)
+    reply = _control(settings, "POST", "/_strongroom/seal", {}, signed=True)
+    if "error" in reply:
+        raise click.ClickException(reply["error"])
+    click.echo("Sealed.")
+
+
+@main.group()
+def dev() -> None:
+    """Controls of a --dev server (they do not exist on other servers)."""
+
+
+_endpoint_option = click.option(
+    "--endpoint", envvar="AWS_ENDPOINT_URL", default=f"http://localhost:{config.DEFAULT_DEV_PORT}",
+    show_default=True, help="The dev server [env AWS_ENDPOINT_URL].",
+)
+
+
+@dev.command("reset")
+@_endpoint_option
+def dev_reset(endpoint: str) -> None:
+    """Delete every resource (keys, aliases, ...) without a restart."""
+    _post_json(f"{endpoint}/_strongroom/dev/reset", {}, None)
+    click.echo("Reset.")
+
+
+@dev.command("advance-clock")
+@_endpoint_option
+@click.argument("seconds", type=float)
+def dev_advance_clock(endpoint: str, seconds: float) -> None:
+    """Move the server's clock forward by SECONDS (background jobs see the new time)."""
+    reply = _post_json(f"{endpoint}/_strongroom/dev/clock", {"advance_seconds": seconds}, None)
+    click.echo(f"Server clock offset: {reply['offset_seconds']:.0f} s")
+
+
+def _read_credentials(settings: Settings) -> tuple[str, str]:
+    import configparser
+
+    parser = configparser.ConfigParser()
+    if not parser.read(settings.credentials_file):
+        raise click.ClickException(
+            f"no credentials at {settings.credentials_file}: start the server once first"
+        )
+    section = parser["default"]
+    return section["aws_access_key_id"], section["aws_secret_access_key"]
+
+
+def _control(
+    settings: Settings, method: str, path: str, payload: dict[str, Any] | None = None,
+    signed: bool = False,
+) -> dict[str, Any]:
+    """Call the local server's operator endpoint, trusting its CA."""
+    context = ssl.create_default_context(cafile=settings.ca_file) if not settings.dev else None
+    url = settings.endpoint + path
+    body = json.dumps(payload).encode() if payload is not None else None
+    headers = {"content-type": "application/json"}
+    if signed:
+        headers = _signed_headers(settings, method, url, body or b"", headers)
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=10) as response:  # noqa: S310
+            return dict(json.load(response))
+    except urllib.error.HTTPError as error:
+        return dict(json.load(error))
+    except (urllib.error.URLError, OSError) as error:
+        raise ConnectionError(str(getattr(error, "reason", error))) from None
+
+
+def _post_json(url: str, payload: dict[str, Any], context: ssl.SSLContext | None) -> dict[str, Any]:
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), method="POST",
+        headers={"content-type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=10) as response:  # noqa: S310
+            return dict(json.load(response))
+    except urllib.error.HTTPError as error:
+        raise click.ClickException(f"{url}: HTTP {error.code} (is this a --dev server?)") from None
+    except urllib.error.URLError as error:
+        raise click.ClickException(f"{url}: {error.reason}") from None
+
+
+def _signed_headers(
+    settings: Settings, method: str, url: str, body: bytes, headers: dict[str, str]
+) -> dict[str, str]:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    access_key_id, secret = _read_credentials(settings)
+    request = AWSRequest(method=method, url=url, data=body, headers=headers)
+    SigV4Auth(Credentials(access_key_id, secret), "strongroom", settings.region).add_auth(request)
+    return dict(request.headers.items())

@@ -1,0 +1,138 @@
+"""The running node: storage, barrier and seal, clock, services and the dispatcher, wired once."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from strongroom import __version__
+from strongroom.auth.authenticator import Authenticator
+from strongroom.auth.principal import Principal
+from strongroom.barrier import seals
+from strongroom.barrier.aead import IntegrityError
+from strongroom.barrier.barrier import Barrier
+from strongroom.clock import Clock, wall_clock
+from strongroom.config import Settings, aws_regions
+from strongroom.protocol.dispatcher import Dispatcher
+from strongroom.protocol.registry import Registry, ServiceEndpoint, load_model
+from strongroom.services.kms.service import KMS
+from strongroom.storage import system
+from strongroom.storage.identity import IdentityRepository
+from strongroom.storage.kms import KmsRepository
+from strongroom.storage.system import SystemStateRepository
+
+_OFFSET = struct.Struct(">d")
+
+
+@dataclass(frozen=True)
+class SealStatus:
+    sealed: bool
+    kind: str
+    progress: int
+    threshold: int
+
+
+class Core:
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self._state = SystemStateRepository(engine)
+        config = self._state.get(system.SEAL_CONFIG)
+        if config is None:
+            raise RuntimeError("storage is not initialized")
+        self.seal_config = seals.SealConfig.from_json(config.decode())
+        self._unsealer = (
+            seals.ShamirUnsealer(self.seal_config) if self.seal_config.kind == "shamir" else None
+        )
+        self.barrier = Barrier()
+        self.clock = Clock(self._stored_clock_offset() if settings.dev else 0.0)
+        self.kms = KMS(KmsRepository(engine), self.barrier, self.clock)
+        self.authenticator = Authenticator(
+            IdentityRepository(engine), self.barrier, aws_regions(), wall_clock
+        )
+        self.dispatcher = Dispatcher(
+            Registry([ServiceEndpoint(load_model("kms"), self.kms)]),
+            self.authenticator,
+            self.barrier,
+        )
+
+    # Seal and unseal
+
+    def unseal_from_file(self) -> None:
+        """File seal: read the root key and open the barrier (raises SealError)."""
+        root_key = seals.read_root_key_file(Path(self.settings.root_key_file))
+        self._open_barrier(root_key)
+
+    def submit_unseal_share(self, share: str) -> SealStatus:
+        if self._unsealer is None:
+            raise seals.SealError("this server uses the file seal; it takes no unseal shares")
+        if self.barrier.sealed:
+            progress = self._unsealer.submit(share)
+            if progress.root_key is not None:
+                self._open_barrier(progress.root_key)
+        return self.seal_status()
+
+    def _open_barrier(self, root_key: bytes) -> None:
+        keyring_blob = self._state.get(system.KEYRING)
+        if keyring_blob is None:
+            raise seals.SealError("storage holds no keyring")
+        try:
+            self.barrier.unseal(root_key, keyring_blob)
+        except IntegrityError:
+            raise seals.SealError("the root key does not open this server's keyring") from None
+
+    def seal(self) -> None:
+        self.barrier.seal()
+        self.authenticator.forget_secrets()
+        self.kms.forget_materials()
+        if self._unsealer is not None:
+            self._unsealer.reset()
+
+    def seal_status(self) -> SealStatus:
+        progress = self._unsealer.progress() if self._unsealer else None
+        return SealStatus(
+            sealed=self.barrier.sealed,
+            kind=self.seal_config.kind,
+            progress=progress.submitted if progress else 0,
+            threshold=self.seal_config.threshold,
+        )
+
+    def may_seal(self, principal: Principal) -> bool:
+        return principal.access_key_id == (self._state.get(system.BOOTSTRAP_ACCESS_KEY) or b"").decode()
+
+    def health(self) -> dict[str, Any]:
+        status = self.seal_status()
+        health: dict[str, Any] = {
+            "status": "sealed" if status.sealed else "ok",
+            "sealed": status.sealed,
+            "seal": status.kind,
+            "version": __version__,
+            "storage": self._state.backend_name(),
+            "listen": self.settings.endpoint,
+            "dev": self.settings.dev,
+        }
+        if status.kind == "shamir" and status.sealed:
+            health["unseal_progress"] = f"{status.progress}/{status.threshold}"
+        return health
+
+    # Dev-only controls (the HTTP layer exposes them only on `--dev` servers)
+
+    def reset(self) -> None:
+        self._state.wipe_service_data()
+        self.set_clock_offset(0.0)
+        self.kms.forget_materials()
+
+    def advance_clock(self, seconds: float) -> float:
+        self.set_clock_offset(self.clock.offset_seconds + seconds)
+        return self.clock.time()
+
+    def set_clock_offset(self, offset: float) -> None:
+        self._state.put(system.CLOCK_OFFSET, _OFFSET.pack(offset))
+        self.clock.offset_seconds = offset
+
+    def _stored_clock_offset(self) -> float:
+        stored = self._state.get(system.CLOCK_OFFSET)
+        return float(_OFFSET.unpack(stored)[0]) if stored else 0.0

@@ -1,0 +1,87 @@
+"""Bringing a node up: open and migrate storage, first-start initialisation, TLS, unseal."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+
+from strongroom import bootstrap
+from strongroom.barrier.seals import SealError, SealKind
+from strongroom.config import Settings
+from strongroom.core import Core
+from strongroom.http import tls
+from strongroom.storage.engine import create_storage_engine, describe, migrate
+
+log = logging.getLogger("strongroom.node")
+
+DEV_BANNER = """
+==============================================================================
+ STRONGROOM DEV SERVER: NOT FOR REAL DATA
+ Plain HTTP, published test credentials, throwaway storage, movable clock.
+ Use it in test suites in place of moto or LocalStack; never for real secrets.
+
+   export AWS_ENDPOINT_URL={endpoint}
+   export AWS_ACCESS_KEY_ID={access_key_id}
+   export AWS_SECRET_ACCESS_KEY=<the documented dev secret, see `strongroom env --dev`>
+   export AWS_DEFAULT_REGION={region}
+   Account: {account_id}
+   Wipe all state:   POST {endpoint}/_strongroom/dev/reset
+   Advance clock:    POST {endpoint}/_strongroom/dev/clock {{"advance_seconds": N}}
+==============================================================================
+"""
+
+
+def initialize_node(
+    settings: Settings, seal_kind: SealKind = "file", shares: int = 5, threshold: int = 3
+) -> bootstrap.InitResult:
+    """`strongroom init`: create data directory and storage without starting a server."""
+    engine = create_storage_engine(settings.storage_url)
+    migrate(engine)
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    result = bootstrap.initialize(settings, engine, seal_kind, shares, threshold)
+    settings.account_id = result.account_id
+    settings.save()
+    return result
+
+
+def prepare_node(settings: Settings) -> tuple[Core, ssl.SSLContext | None]:
+    engine = create_storage_engine(settings.storage_url)
+    migrate(engine)
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if settings.dev and bootstrap.is_initialized(engine):
+        raise SystemExit("a --dev server needs empty storage; this storage is in use")
+    if not bootstrap.is_initialized(engine):
+        result = bootstrap.initialize(settings, engine)
+        settings.account_id = result.account_id
+        if not settings.dev:
+            log.info(
+                "initialised %s: account %s; administrator credentials in %s",
+                settings.data_dir, result.account_id, settings.credentials_file,
+            )
+    core = Core(settings, engine)
+    tls_context = None
+    if not settings.dev:
+        settings.save()
+        tls.ensure_certificates(settings.tls_dir, settings.host)
+        tls_context = tls.server_context(settings.tls_dir)
+    if core.seal_config.kind == "file":
+        try:
+            core.unseal_from_file()
+        except SealError as error:
+            raise SystemExit(f"cannot unseal: {error}") from None
+    log.info(
+        "storage %s; %s; listening on %s",
+        describe(settings.storage_url),
+        "sealed (submit shares with `strongroom unseal`)" if core.barrier.sealed else "unsealed",
+        settings.endpoint,
+    )
+    if settings.dev:
+        log.warning(
+            DEV_BANNER.format(
+                endpoint=settings.endpoint,
+                access_key_id=settings.dev_access_key_id,
+                region=settings.region,
+                account_id=settings.account_id,
+            )
+        )
+    return core, tls_context

@@ -1,0 +1,54 @@
+"""Errors that become AWS error responses.
+
+A service raises a subclass named after an error shape of its botocore model; the codec writes
+the class name as the error code. The HTTP status comes from the model (`httpStatusCode`, or 500
+for shapes marked `fault`, else 400) unless the class pins one.
+"""
+
+from __future__ import annotations
+
+
+class AwsError(Exception):
+    status: int | None = None
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+
+    @property
+    def code(self) -> str:
+        return type(self).__name__
+
+
+class ValidationException(AwsError):
+    pass
+
+
+class SerializationException(AwsError):
+    pass
+
+
+class UnknownOperationException(AwsError):
+    pass
+
+
+class InternalFailure(AwsError):
+    status = 500
+
+
+class ServiceUnavailableException(AwsError):
+    status = 503
+
+
+class RequestEntityTooLargeException(AwsError):
+    status = 413
+
+
+class NotImplementedYet(AwsError):
+    """An operation of the AWS API that this version of Strongroom does not provide yet."""
+
+    status = 400
+
+    @property
+    def code(self) -> str:
+        return "UnsupportedOperationException"

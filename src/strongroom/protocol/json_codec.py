@@ -1,0 +1,104 @@
+"""The awsJson1.0 / awsJson1.1 wire protocol: `X-Amz-Target: Prefix.Operation`, JSON bodies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.model import OperationModel, ServiceModel
+
+from strongroom.auth.sigv4 import AuthFailure, FailureKind
+from strongroom.protocol import shapes
+from strongroom.protocol.errors import AwsError, SerializationException, ValidationException
+from strongroom.protocol.wire import WireRequest, WireResponse
+
+_AUTH_ERRORS = {
+    FailureKind.MISSING_TOKEN: "MissingAuthenticationTokenException",
+    FailureKind.INCOMPLETE: "IncompleteSignatureException",
+    FailureKind.UNKNOWN_KEY: "UnrecognizedClientException",
+    FailureKind.BAD_SIGNATURE: "InvalidSignatureException",
+}
+
+
+def target(request: WireRequest) -> tuple[str, str] | None:
+    """(target prefix, operation name) from X-Amz-Target, or None for non-JSON requests."""
+    value = request.http.header("x-amz-target")
+    if not value or "." not in value:
+        return None
+    prefix, _, operation = value.rpartition(".")
+    return prefix, operation
+
+
+def decode(operation: OperationModel, body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body) if body.strip() else {}
+    except (ValueError, UnicodeDecodeError):
+        raise SerializationException("Request body is not valid JSON") from None
+    try:
+        return shapes.decode_input(operation.input_shape, data)
+    except shapes.SerializationError as error:
+        raise SerializationException(str(error)) from None
+    except shapes.ValidationError as error:
+        raise ValidationException(str(error)) from None
+
+
+def _content_type(model: ServiceModel) -> str:
+    return f"application/x-amz-json-{model.metadata.get('jsonVersion', '1.0')}"
+
+
+def encode_result(
+    model: ServiceModel, operation: OperationModel, result: dict[str, Any] | None, request_id: str
+) -> WireResponse:
+    body = json.dumps(shapes.encode_output(operation.output_shape, result), separators=(",", ":"))
+    return WireResponse(
+        200,
+        [("content-type", _content_type(model)), ("x-amzn-requestid", request_id)],
+        body.encode(),
+        operation=operation.name,
+    )
+
+
+def _error_status(model: ServiceModel | None, error: AwsError) -> int:
+    if error.status is not None:
+        return error.status
+    if model is not None and error.code in model.shape_names:
+        metadata = model.shape_for(error.code).metadata
+        return int(metadata.get("error", {}).get("httpStatusCode", 500 if metadata.get("fault") else 400))
+    return 400
+
+
+def _message_member(model: ServiceModel | None, code: str) -> str:
+    if model is not None and code in model.shape_names:
+        members = model.shape_for(code).members
+        if "Message" in members and "message" not in members:
+            return "Message"
+    return "message"
+
+
+def encode_error(model: ServiceModel | None, error: AwsError, request_id: str) -> WireResponse:
+    body = {"__type": error.code, _message_member(model, error.code): error.message}
+    return WireResponse(
+        _error_status(model, error),
+        [
+            ("content-type", _content_type(model) if model else "application/x-amz-json-1.1"),
+            ("x-amzn-requestid", request_id),
+            ("x-amzn-errortype", error.code),
+        ],
+        json.dumps(body).encode(),
+        error_code=error.code,
+    )
+
+
+class _AuthError(AwsError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self._code = code
+
+    @property
+    def code(self) -> str:
+        return self._code
+
+
+def auth_error(failure: AuthFailure) -> AwsError:
+    """An authentication failure in the JSON protocol's vocabulary (all status 400)."""
+    return _AuthError(_AUTH_ERRORS[failure.kind], failure.message)

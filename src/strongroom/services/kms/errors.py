@@ -1,0 +1,69 @@
+"""KMS errors, named after the error shapes of botocore's KMS model."""
+
+from strongroom.protocol.errors import AwsError, ValidationException
+
+__all__ = ["ValidationException"]
+
+
+class NotFoundException(AwsError):
+    pass
+
+
+class AlreadyExistsException(AwsError):
+    pass
+
+
+class DisabledException(AwsError):
+    pass
+
+
+class KMSInvalidStateException(AwsError):
+    pass
+
+
+class InvalidCiphertextException(AwsError):
+    pass
+
+
+class IncorrectKeyException(AwsError):
+    pass
+
+
+class InvalidKeyUsageException(AwsError):
+    pass
+
+
+class InvalidAliasNameException(AwsError):
+    pass
+
+
+class NotAuthorizedException(AwsError):
+    """Not in the model, but what KMS answers for names under the reserved `alias/aws/`."""
+
+
+class InvalidMarkerException(AwsError):
+    pass
+
+
+class LimitExceededException(AwsError):
+    pass
+
+
+class TagException(AwsError):
+    pass
+
+
+class MalformedPolicyDocumentException(AwsError):
+    pass
+
+
+class UnsupportedOperationException(AwsError):
+    pass
+
+
+class DryRunOperationException(AwsError):
+    status = 412
+
+
+class CustomKeyStoreNotFoundException(AwsError):
+    pass

@@ -1,0 +1,115 @@
+"""KMS entities and the rules about their names; no storage, no wire format."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass, replace
+
+ENABLED = "Enabled"
+DISABLED = "Disabled"
+PENDING_DELETION = "PendingDeletion"
+
+SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
+ENCRYPT_DECRYPT = "ENCRYPT_DECRYPT"
+
+ALIAS_PREFIX = "alias/"
+RESERVED_ALIAS_PREFIX = "alias/aws/"
+MAX_TAGS_PER_KEY = 50
+MAX_ALIASES_PER_KEY = 50
+
+_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):key/(.+)$")
+_ALIAS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):(alias/.+)$")
+
+
+def default_key_policy(account_id: str) -> str:
+    """The policy AWS gives a key created without one: the account's IAM policies decide."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Id": "key-default-1",
+            "Statement": [
+                {
+                    "Sid": "Enable IAM User Permissions",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                }
+            ],
+        },
+        indent=2,
+    )
+
+
+def new_key_id() -> str:
+    return str(uuid.uuid4())
+
+
+def is_key_id(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class KeyReference:
+    """What a KeyId parameter names: a key by id, or an alias; with the ARN's region/account."""
+
+    key_id: str | None = None
+    alias_name: str | None = None
+    region: str | None = None
+    account_id: str | None = None
+
+
+def parse_key_reference(text: str) -> KeyReference | None:
+    """Parse a key id, key ARN, alias name or alias ARN; None when it is none of them."""
+    if text.startswith(ALIAS_PREFIX):
+        return KeyReference(alias_name=text)
+    if match := _ALIAS_ARN.match(text):
+        return KeyReference(alias_name=match[3], region=match[1], account_id=match[2])
+    if match := _KEY_ARN.match(text):
+        return KeyReference(key_id=match[3], region=match[1], account_id=match[2])
+    if is_key_id(text):
+        return KeyReference(key_id=text)
+    return None
+
+
+@dataclass(frozen=True)
+class KmsKey:
+    key_id: str
+    account_id: str
+    region: str
+    description: str
+    key_usage: str
+    key_spec: str
+    key_state: str
+    key_manager: str
+    origin: str
+    policy: str
+    multi_region: bool
+    current_material_version: int
+    creation_date: float
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:kms:{self.region}:{self.account_id}:key/{self.key_id}"
+
+    def with_changes(self, **changes: object) -> KmsKey:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class KmsAlias:
+    account_id: str
+    region: str
+    alias_name: str
+    target_key_id: str
+    creation_date: float
+    last_updated_date: float
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:kms:{self.region}:{self.account_id}:{self.alias_name}"

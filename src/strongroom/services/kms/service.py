@@ -1,0 +1,541 @@
+"""KMS (TrentService): the symmetric key core. Operations are named after the API."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from strongroom.barrier.aead import IntegrityError, new_key
+from strongroom.barrier.barrier import Barrier
+from strongroom.clock import Clock
+from strongroom.services.context import RequestContext
+from strongroom.services.kms import ciphertext
+from strongroom.services.kms import errors as e
+from strongroom.services.kms.model import (
+    ALIAS_PREFIX,
+    DISABLED,
+    ENABLED,
+    ENCRYPT_DECRYPT,
+    MAX_ALIASES_PER_KEY,
+    MAX_TAGS_PER_KEY,
+    PENDING_DELETION,
+    RESERVED_ALIAS_PREFIX,
+    SYMMETRIC_DEFAULT,
+    KmsAlias,
+    KmsKey,
+    default_key_policy,
+    is_key_id,
+    new_key_id,
+    parse_key_reference,
+)
+from strongroom.storage.kms import AliasExists, KmsRepository
+
+_DEFAULT_KEYS_PAGE = 100
+_DEFAULT_ALIASES_PAGE = 50
+_DEFAULT_TAGS_PAGE = 50
+_DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}
+_MATERIAL_CACHE_SIZE = 4096
+_DRY_RUN_MESSAGE = "The request would have succeeded, but the DryRun option is set."
+
+
+def material_aad(key_id: str, version: int) -> bytes:
+    return f"kms_key_materials/{key_id}/{version}".encode()
+
+
+class KMS:
+    def __init__(self, repository: KmsRepository, barrier: Barrier, clock: Clock) -> None:
+        self._keys = repository
+        self._barrier = barrier
+        self._clock = clock
+        # Decrypted key material, keyed by its stored ciphertext: a row that changes in storage
+        # (or is tampered with) is never served from here.
+        self._materials: dict[bytes, bytes] = {}
+
+    def forget_materials(self) -> None:
+        """Called on seal: no key material may outlive the unsealed barrier."""
+        self._materials.clear()
+
+    # Keys
+
+    def create_key(
+        self,
+        ctx: RequestContext,
+        Policy: str | None = None,
+        Description: str = "",
+        KeyUsage: str = ENCRYPT_DECRYPT,
+        CustomerMasterKeySpec: str | None = None,
+        KeySpec: str | None = None,
+        Origin: str = "AWS_KMS",
+        CustomKeyStoreId: str | None = None,
+        BypassPolicyLockoutSafetyCheck: bool = False,
+        Tags: list[dict[str, str]] | None = None,
+        MultiRegion: bool = False,
+        XksKeyId: str | None = None,
+    ) -> dict[str, Any]:
+        if KeySpec and CustomerMasterKeySpec:
+            raise e.ValidationException(
+                "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. "
+                "CustomerMasterKeySpec is deprecated."
+            )
+        key_spec = KeySpec or CustomerMasterKeySpec or SYMMETRIC_DEFAULT
+        if key_spec != SYMMETRIC_DEFAULT:
+            raise e.UnsupportedOperationException(f"KeySpec {key_spec} is not supported yet.")
+        if KeyUsage != ENCRYPT_DECRYPT:
+            raise e.ValidationException(
+                f"KeyUsage {KeyUsage} is not compatible with KeySpec {key_spec}"
+            )
+        if CustomKeyStoreId or XksKeyId:
+            raise e.CustomKeyStoreNotFoundException("The custom key store does not exist.")
+        if Origin != "AWS_KMS":
+            raise e.UnsupportedOperationException(f"Origin {Origin} is not supported yet.")
+        if MultiRegion:
+            raise e.UnsupportedOperationException("Multi-Region keys are not supported yet.")
+        policy = _checked_policy(Policy) if Policy is not None else default_key_policy(ctx.account_id)
+        tags = _checked_tags(Tags or [])
+        key = KmsKey(
+            key_id=new_key_id(),
+            account_id=ctx.account_id,
+            region=ctx.region,
+            description=Description,
+            key_usage=KeyUsage,
+            key_spec=key_spec,
+            key_state=ENABLED,
+            key_manager="CUSTOMER",
+            origin=Origin,
+            policy=policy,
+            multi_region=False,
+            current_material_version=1,
+            creation_date=self._clock.time(),
+        )
+        material_blob = self._barrier.encrypt(new_key(), material_aad(key.key_id, 1))
+        self._keys.create_key(key, material_blob, tags)
+        return {"KeyMetadata": _key_metadata(key)}
+
+    def describe_key(
+        self, ctx: RequestContext, KeyId: str, GrantTokens: list[str] | None = None
+    ) -> dict[str, Any]:
+        return {"KeyMetadata": _key_metadata(self._resolve(ctx, KeyId))}
+
+    def list_keys(
+        self, ctx: RequestContext, Limit: int = _DEFAULT_KEYS_PAGE, Marker: str | None = None
+    ) -> dict[str, Any]:
+        if Marker is not None and not is_key_id(Marker):
+            raise e.InvalidMarkerException("Invalid marker")
+        keys = self._keys.keys(ctx.account_id, ctx.region, Marker or "", Limit + 1)
+        page = [{"KeyId": k.key_id, "KeyArn": k.arn} for k in keys[:Limit]]
+        return _paged("Keys", page, keys[Limit - 1].key_id if len(keys) > Limit else None)
+
+    def update_key_description(self, ctx: RequestContext, KeyId: str, Description: str) -> None:
+        key = self._resolve(ctx, KeyId, allow_alias=False)
+        self._require_not_pending_deletion(key)
+        self._keys.update_key(key.key_id, description=Description)
+
+    def enable_key(self, ctx: RequestContext, KeyId: str) -> None:
+        key = self._resolve(ctx, KeyId, allow_alias=False)
+        self._require_not_pending_deletion(key)
+        self._keys.update_key(key.key_id, key_state=ENABLED)
+
+    def disable_key(self, ctx: RequestContext, KeyId: str) -> None:
+        key = self._resolve(ctx, KeyId, allow_alias=False)
+        self._require_not_pending_deletion(key)
+        self._keys.update_key(key.key_id, key_state=DISABLED)
+
+    # Cryptographic operations
+
+    def encrypt(
+        self,
+        ctx: RequestContext,
+        KeyId: str,
+        Plaintext: bytes,
+        EncryptionContext: Mapping[str, str] | None = None,
+        GrantTokens: list[str] | None = None,
+        EncryptionAlgorithm: str = SYMMETRIC_DEFAULT,
+        DryRun: bool = False,
+    ) -> dict[str, Any]:
+        key, material = self._usable_key(ctx, KeyId, EncryptionAlgorithm)
+        if DryRun:
+            raise e.DryRunOperationException(_DRY_RUN_MESSAGE)
+        blob = ciphertext.seal(
+            key.key_id, key.current_material_version, material, Plaintext, EncryptionContext
+        )
+        return {"CiphertextBlob": blob, "KeyId": key.arn, "EncryptionAlgorithm": SYMMETRIC_DEFAULT}
+
+    def decrypt(
+        self,
+        ctx: RequestContext,
+        CiphertextBlob: bytes,
+        EncryptionContext: Mapping[str, str] | None = None,
+        GrantTokens: list[str] | None = None,
+        KeyId: str | None = None,
+        EncryptionAlgorithm: str = SYMMETRIC_DEFAULT,
+        Recipient: dict[str, Any] | None = None,
+        DryRun: bool = False,
+        DryRunModifiers: list[str] | None = None,
+    ) -> dict[str, Any]:
+        if Recipient is not None:
+            raise e.UnsupportedOperationException("Nitro Enclaves recipients are not supported.")
+        key, plaintext = self._open(ctx, CiphertextBlob, EncryptionContext, KeyId, EncryptionAlgorithm)
+        if DryRun:
+            raise e.DryRunOperationException(_DRY_RUN_MESSAGE)
+        return {"KeyId": key.arn, "Plaintext": plaintext, "EncryptionAlgorithm": SYMMETRIC_DEFAULT}
+
+    def re_encrypt(
+        self,
+        ctx: RequestContext,
+        CiphertextBlob: bytes,
+        DestinationKeyId: str,
+        SourceEncryptionContext: Mapping[str, str] | None = None,
+        SourceKeyId: str | None = None,
+        DestinationEncryptionContext: Mapping[str, str] | None = None,
+        SourceEncryptionAlgorithm: str = SYMMETRIC_DEFAULT,
+        DestinationEncryptionAlgorithm: str = SYMMETRIC_DEFAULT,
+        GrantTokens: list[str] | None = None,
+        DryRun: bool = False,
+        DryRunModifiers: list[str] | None = None,
+    ) -> dict[str, Any]:
+        source, plaintext = self._open(
+            ctx, CiphertextBlob, SourceEncryptionContext, SourceKeyId, SourceEncryptionAlgorithm
+        )
+        destination, material = self._usable_key(ctx, DestinationKeyId, DestinationEncryptionAlgorithm)
+        if DryRun:
+            raise e.DryRunOperationException(_DRY_RUN_MESSAGE)
+        blob = ciphertext.seal(
+            destination.key_id,
+            destination.current_material_version,
+            material,
+            plaintext,
+            DestinationEncryptionContext,
+        )
+        return {
+            "CiphertextBlob": blob,
+            "SourceKeyId": source.arn,
+            "KeyId": destination.arn,
+            "SourceEncryptionAlgorithm": SYMMETRIC_DEFAULT,
+            "DestinationEncryptionAlgorithm": SYMMETRIC_DEFAULT,
+        }
+
+    def generate_data_key(
+        self,
+        ctx: RequestContext,
+        KeyId: str,
+        EncryptionContext: Mapping[str, str] | None = None,
+        NumberOfBytes: int | None = None,
+        KeySpec: str | None = None,
+        GrantTokens: list[str] | None = None,
+        Recipient: dict[str, Any] | None = None,
+        DryRun: bool = False,
+    ) -> dict[str, Any]:
+        if Recipient is not None:
+            raise e.UnsupportedOperationException("Nitro Enclaves recipients are not supported.")
+        key, plaintext, blob = self._data_key(ctx, KeyId, EncryptionContext, NumberOfBytes, KeySpec, DryRun)
+        return {"CiphertextBlob": blob, "Plaintext": plaintext, "KeyId": key.arn}
+
+    def generate_data_key_without_plaintext(
+        self,
+        ctx: RequestContext,
+        KeyId: str,
+        EncryptionContext: Mapping[str, str] | None = None,
+        KeySpec: str | None = None,
+        NumberOfBytes: int | None = None,
+        GrantTokens: list[str] | None = None,
+        DryRun: bool = False,
+    ) -> dict[str, Any]:
+        key, _, blob = self._data_key(ctx, KeyId, EncryptionContext, NumberOfBytes, KeySpec, DryRun)
+        return {"CiphertextBlob": blob, "KeyId": key.arn}
+
+    def generate_random(
+        self,
+        ctx: RequestContext,
+        NumberOfBytes: int | None = None,
+        CustomKeyStoreId: str | None = None,
+        Recipient: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        if CustomKeyStoreId is not None:
+            raise e.CustomKeyStoreNotFoundException("The custom key store does not exist.")
+        if Recipient is not None:
+            raise e.UnsupportedOperationException("Nitro Enclaves recipients are not supported.")
+        if NumberOfBytes is None:
+            raise e.ValidationException("Please specify the number of bytes.")
+        return {"Plaintext": os.urandom(NumberOfBytes)}
+
+    # Aliases
+
+    def create_alias(self, ctx: RequestContext, AliasName: str, TargetKeyId: str) -> None:
+        _check_alias_name(AliasName)
+        key = self._alias_target(ctx, TargetKeyId)
+        if self._keys.alias_count(key.key_id) >= MAX_ALIASES_PER_KEY:
+            raise e.LimitExceededException(
+                f"A KMS key can have at most {MAX_ALIASES_PER_KEY} aliases."
+            )
+        now = self._clock.time()
+        alias = KmsAlias(ctx.account_id, ctx.region, AliasName, key.key_id, now, now)
+        try:
+            self._keys.create_alias(alias)
+        except AliasExists:
+            raise e.AlreadyExistsException(
+                f"An alias with the name {alias.arn} already exists"
+            ) from None
+
+    def update_alias(self, ctx: RequestContext, AliasName: str, TargetKeyId: str) -> None:
+        alias = self._existing_alias(ctx, AliasName)
+        key = self._alias_target(ctx, TargetKeyId)
+        self._keys.retarget_alias(alias, key.key_id, self._clock.time())
+
+    def delete_alias(self, ctx: RequestContext, AliasName: str) -> None:
+        self._keys.delete_alias(self._existing_alias(ctx, AliasName))
+
+    def list_aliases(
+        self,
+        ctx: RequestContext,
+        KeyId: str | None = None,
+        Limit: int = _DEFAULT_ALIASES_PAGE,
+        Marker: str | None = None,
+    ) -> dict[str, Any]:
+        if Marker is not None and not Marker.startswith(ALIAS_PREFIX):
+            raise e.InvalidMarkerException("Invalid marker")
+        key_id = self._resolve(ctx, KeyId, allow_alias=False).key_id if KeyId else None
+        aliases = self._keys.aliases(ctx.account_id, ctx.region, Marker or "", Limit + 1, key_id)
+        page = [
+            {
+                "AliasName": a.alias_name,
+                "AliasArn": a.arn,
+                "TargetKeyId": a.target_key_id,
+                "CreationDate": a.creation_date,
+                "LastUpdatedDate": a.last_updated_date,
+            }
+            for a in aliases[:Limit]
+        ]
+        return _paged("Aliases", page, aliases[Limit - 1].alias_name if len(aliases) > Limit else None)
+
+    # Tags
+
+    def tag_resource(self, ctx: RequestContext, KeyId: str, Tags: list[dict[str, str]]) -> None:
+        key = self._resolve(ctx, KeyId, allow_alias=False)
+        self._require_not_pending_deletion(key)
+        tags = _checked_tags(Tags)
+        merged = self._keys.tags(key.key_id) | tags
+        if len(merged) > MAX_TAGS_PER_KEY:
+            raise e.LimitExceededException(f"A KMS key can have at most {MAX_TAGS_PER_KEY} tags.")
+        self._keys.put_tags(key.key_id, tags)
+
+    def untag_resource(self, ctx: RequestContext, KeyId: str, TagKeys: list[str]) -> None:
+        key = self._resolve(ctx, KeyId, allow_alias=False)
+        self._require_not_pending_deletion(key)
+        self._keys.delete_tags(key.key_id, TagKeys)
+
+    def list_resource_tags(
+        self,
+        ctx: RequestContext,
+        KeyId: str,
+        Limit: int = _DEFAULT_TAGS_PAGE,
+        Marker: str | None = None,
+    ) -> dict[str, Any]:
+        key = self._resolve(ctx, KeyId, allow_alias=False)
+        tags = sorted(self._keys.tags(key.key_id).items())
+        start = 0
+        if Marker is not None:
+            names = [name for name, _ in tags]
+            if Marker not in names:
+                raise e.InvalidMarkerException("Invalid marker")
+            start = names.index(Marker) + 1
+        page = tags[start : start + Limit]
+        more = start + Limit < len(tags)
+        return _paged(
+            "Tags", [{"TagKey": k, "TagValue": v} for k, v in page], page[-1][0] if more else None
+        )
+
+    # Resolution and checks
+
+    def _resolve(self, ctx: RequestContext, key_id: str, allow_alias: bool = True) -> KmsKey:
+        """Find the key a KeyId names in the caller's account and region, or NotFoundException."""
+        target = self._target_id(ctx, key_id, allow_alias)
+        return self._owned(ctx, self._keys.key(target), target)
+
+    def _target_id(self, ctx: RequestContext, key_id: str, allow_alias: bool) -> str:
+        reference = parse_key_reference(key_id)
+        if reference is None or (reference.alias_name is not None and not allow_alias):
+            raise e.NotFoundException(f"Invalid keyId {key_id}")
+        if reference.account_id not in (None, ctx.account_id) or reference.region not in (
+            None,
+            ctx.region,
+        ):
+            raise e.NotFoundException(f"Invalid arn {key_id}")
+        if reference.alias_name is not None:
+            return self._existing_alias(ctx, reference.alias_name).target_key_id
+        return reference.key_id or ""
+
+    @staticmethod
+    def _owned(ctx: RequestContext, key: KmsKey | None, target_id: str) -> KmsKey:
+        if key is None or key.account_id != ctx.account_id or key.region != ctx.region:
+            arn = f"arn:aws:kms:{ctx.region}:{ctx.account_id}:key/{target_id}"
+            raise e.NotFoundException(f"Key '{arn}' does not exist")
+        return key
+
+    def _existing_alias(self, ctx: RequestContext, alias_name: str) -> KmsAlias:
+        alias = self._keys.alias(ctx.account_id, ctx.region, alias_name)
+        if alias is None:
+            arn = f"arn:aws:kms:{ctx.region}:{ctx.account_id}:{alias_name}"
+            raise e.NotFoundException(f"Alias {arn} is not found.")
+        return alias
+
+    def _alias_target(self, ctx: RequestContext, target_key_id: str) -> KmsKey:
+        reference = parse_key_reference(target_key_id)
+        if reference is not None and reference.alias_name is not None:
+            raise e.ValidationException("Aliases must refer to keys. Not aliases")
+        key = self._resolve(ctx, target_key_id, allow_alias=False)
+        self._require_not_pending_deletion(key)
+        return key
+
+    @staticmethod
+    def _require_not_pending_deletion(key: KmsKey) -> None:
+        if key.key_state == PENDING_DELETION:
+            raise e.KMSInvalidStateException(f"{key.arn} is pending deletion.")
+
+    def _require_usable(self, key: KmsKey, algorithm: str) -> None:
+        if key.key_state == DISABLED:
+            raise e.DisabledException(f"{key.arn} is disabled.")
+        if key.key_state != ENABLED:
+            raise e.KMSInvalidStateException(f"{key.arn} is {_state_words(key.key_state)}.")
+        if key.key_usage != ENCRYPT_DECRYPT or algorithm != SYMMETRIC_DEFAULT:
+            raise e.InvalidKeyUsageException(
+                f"You cannot use {algorithm} with KMS key {key.arn} ({key.key_spec}, {key.key_usage})."
+            )
+
+    def _usable_key(self, ctx: RequestContext, key_id: str, algorithm: str) -> tuple[KmsKey, bytes]:
+        target = self._target_id(ctx, key_id, allow_alias=True)
+        found, blob = self._keys.key_with_material(target)
+        key = self._owned(ctx, found, target)
+        self._require_usable(key, algorithm)
+        return key, self._material(key, key.current_material_version, blob)
+
+    def _material(self, key: KmsKey, version: int, blob: bytes | None) -> bytes:
+        if blob is None:
+            raise e.InvalidCiphertextException("")
+        material = self._materials.get(blob)
+        if material is None:
+            try:
+                material = self._barrier.decrypt(blob, material_aad(key.key_id, version))
+            except IntegrityError:
+                raise e.KMSInvalidStateException(
+                    f"{key.arn} is unusable: its stored key material failed an integrity check."
+                ) from None
+            if len(self._materials) >= _MATERIAL_CACHE_SIZE:
+                self._materials.clear()
+            self._materials[blob] = material
+        return material
+
+    def _open(
+        self,
+        ctx: RequestContext,
+        blob: bytes,
+        context: Mapping[str, str] | None,
+        key_id: str | None,
+        algorithm: str,
+    ) -> tuple[KmsKey, bytes]:
+        try:
+            header = ciphertext.read_header(blob)
+        except ciphertext.MalformedCiphertext:
+            raise e.InvalidCiphertextException("") from None
+        if key_id is not None and self._resolve(ctx, key_id).key_id != header.key_id:
+            raise e.IncorrectKeyException(
+                "The key ID in the request does not identify a KMS key that can perform this "
+                "operation."
+            )
+        key, blob = self._keys.key_with_material(header.key_id, header.material_version)
+        if key is None or key.account_id != ctx.account_id or key.region != ctx.region:
+            raise e.InvalidCiphertextException("")
+        self._require_usable(key, algorithm)
+        material = self._material(key, header.material_version, blob)
+        try:
+            return key, ciphertext.open_blob(blob, material, context)
+        except IntegrityError:
+            raise e.InvalidCiphertextException("") from None
+
+    def _data_key(
+        self,
+        ctx: RequestContext,
+        key_id: str,
+        context: Mapping[str, str] | None,
+        number_of_bytes: int | None,
+        key_spec: str | None,
+        dry_run: bool,
+    ) -> tuple[KmsKey, bytes, bytes]:
+        if (number_of_bytes is None) == (key_spec is None):
+            raise e.ValidationException("Please specify either number of bytes or key spec.")
+        key, material = self._usable_key(ctx, key_id, SYMMETRIC_DEFAULT)
+        if dry_run:
+            raise e.DryRunOperationException(_DRY_RUN_MESSAGE)
+        plaintext = os.urandom(number_of_bytes or _DATA_KEY_BYTES[key_spec or "AES_256"])
+        blob = ciphertext.seal(key.key_id, key.current_material_version, material, plaintext, context)
+        return key, plaintext, blob
+
+
+def _key_metadata(key: KmsKey) -> dict[str, Any]:
+    material_id = hashlib.sha256(f"{key.key_id}/{key.current_material_version}".encode()).hexdigest()
+    return {
+        "AWSAccountId": key.account_id,
+        "KeyId": key.key_id,
+        "Arn": key.arn,
+        "CreationDate": key.creation_date,
+        "Enabled": key.key_state == ENABLED,
+        "Description": key.description,
+        "KeyUsage": key.key_usage,
+        "KeyState": key.key_state,
+        "Origin": key.origin,
+        "KeyManager": key.key_manager,
+        "CustomerMasterKeySpec": key.key_spec,
+        "KeySpec": key.key_spec,
+        "EncryptionAlgorithms": [SYMMETRIC_DEFAULT],
+        "MultiRegion": key.multi_region,
+        "CurrentKeyMaterialId": material_id,
+    }
+
+
+def _paged(member: str, page: list[dict[str, Any]], next_marker: str | None) -> dict[str, Any]:
+    result: dict[str, Any] = {member: page, "Truncated": next_marker is not None}
+    if next_marker is not None:
+        result["NextMarker"] = next_marker
+    return result
+
+
+def _state_words(state: str) -> str:
+    return {"PendingDeletion": "pending deletion", "PendingImport": "pending import"}.get(
+        state, state
+    )
+
+
+def _checked_policy(policy: str) -> str:
+    try:
+        document = json.loads(policy)
+    except ValueError:
+        raise e.MalformedPolicyDocumentException("The policy is not valid JSON.") from None
+    if not isinstance(document, dict) or "Statement" not in document:
+        raise e.MalformedPolicyDocumentException("The policy must be a JSON object with a Statement.")
+    return policy
+
+
+def _checked_tags(tags: list[dict[str, str]]) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for tag in tags:
+        key = tag["TagKey"]
+        if key.startswith("aws:"):
+            raise e.TagException("Tag keys beginning with 'aws:' are reserved.")
+        if key in result:
+            raise e.TagException(f"Duplicate tag key {key}.")
+        result[key] = tag["TagValue"]
+    if len(result) > MAX_TAGS_PER_KEY:
+        raise e.LimitExceededException(f"A KMS key can have at most {MAX_TAGS_PER_KEY} tags.")
+    return result
+
+
+def _check_alias_name(alias_name: str) -> None:
+    if not alias_name.startswith(ALIAS_PREFIX) or alias_name == ALIAS_PREFIX:
+        raise e.ValidationException(
+            'Alias must start with the prefix "alias/". Please see '
+            "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"
+        )
+    if alias_name.startswith(RESERVED_ALIAS_PREFIX):
+        raise e.NotAuthorizedException("")

@@ -1,0 +1,75 @@
+"""Engine setup and migrations for the two supported backends: SQLite (WAL) and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import URL, Engine, make_url
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+# Any constant will do: it only has to be the same on every node sharing one database.
+_MIGRATION_LOCK_ID = 0x5354524F4E47  # "STRONG"
+
+
+class StorageError(Exception):
+    """Storage cannot be opened or migrated; the message never contains credentials."""
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def parse_url(url: str) -> URL:
+    """Accept the URLs users write (`postgresql://`) and pick the driver this project ships."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise StorageError(f"unsupported storage backend {parsed.get_backend_name()!r}")
+    return parsed
+
+
+def describe(url: str) -> str:
+    """A form of the URL that is safe to print: the password is hidden."""
+    return parse_url(url).render_as_string(hide_password=True)
+
+
+def _enable_sqlite_durability(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_storage_engine(url: str) -> Engine:
+    parsed = parse_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = sa.create_engine(
+            parsed,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=8,
+            max_overflow=8,
+        )
+        sa.event.listen(engine, "connect", _enable_sqlite_durability)
+        return engine
+    return sa.create_engine(parsed, pool_size=8, max_overflow=8, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest version; concurrent nodes on PostgreSQL take turns."""
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    try:
+        with engine.begin() as connection:
+            if engine.dialect.name == "postgresql":
+                connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK_ID)))
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except sa.exc.OperationalError as error:
+        raise StorageError(
+            f"cannot open storage {describe(str(engine.url))}: {error.orig}"
+        ) from None

@@ -1,0 +1,186 @@
+"""KMS keys, their key material (barrier ciphertext only), aliases and tags."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, fields
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from strongroom.services.kms.model import KmsAlias, KmsKey
+from strongroom.storage.schema import kms_aliases, kms_key_materials, kms_keys, kms_tags
+
+_KEY_COLUMNS = [kms_keys.c[f.name] for f in fields(KmsKey)]
+_ALIAS_COLUMNS = [kms_aliases.c[f.name] for f in fields(KmsAlias)]
+
+
+class AliasExists(Exception):
+    """An alias of that name exists in that account and region."""
+
+
+class KmsRepository:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # Keys and key material
+
+    def create_key(self, key: KmsKey, material_blob: bytes, tags: Mapping[str, str]) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(sa.insert(kms_keys).values(**asdict(key)))
+            connection.execute(
+                sa.insert(kms_key_materials).values(
+                    key_id=key.key_id,
+                    version=key.current_material_version,
+                    material_blob=material_blob,
+                    created_at=key.creation_date,
+                )
+            )
+            self._insert_tags(connection, key.key_id, tags)
+
+    def key(self, key_id: str) -> KmsKey | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                sa.select(*_KEY_COLUMNS).where(kms_keys.c.key_id == key_id)
+            ).first()
+        return KmsKey(*row) if row else None
+
+    def update_key(self, key_id: str, **values: object) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                sa.update(kms_keys).where(kms_keys.c.key_id == key_id).values(**values)
+            )
+
+    def keys(self, account_id: str, region: str, after: str, limit: int) -> list[KmsKey]:
+        """Keys ordered by id, starting after the id `after` ('' for the first page)."""
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(*_KEY_COLUMNS)
+                .where(
+                    kms_keys.c.account_id == account_id,
+                    kms_keys.c.region == region,
+                    kms_keys.c.key_id > after,
+                )
+                .order_by(kms_keys.c.key_id)
+                .limit(limit)
+            )
+            return [KmsKey(*row) for row in rows]
+
+    def key_with_material(
+        self, key_id: str, version: int | None = None
+    ) -> tuple[KmsKey | None, bytes | None]:
+        """The key and its stored material of `version` (default: current), in one query."""
+        wanted = kms_keys.c.current_material_version if version is None else sa.literal(version)
+        query = (
+            sa.select(*_KEY_COLUMNS, kms_key_materials.c.material_blob)
+            .outerjoin(
+                kms_key_materials,
+                sa.and_(
+                    kms_key_materials.c.key_id == kms_keys.c.key_id,
+                    kms_key_materials.c.version == wanted,
+                ),
+            )
+            .where(kms_keys.c.key_id == key_id)
+        )
+        with self._engine.connect() as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            return None, None
+        return KmsKey(*row[:-1]), row[-1]
+
+    # Aliases
+
+    def alias(self, account_id: str, region: str, alias_name: str) -> KmsAlias | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                sa.select(*_ALIAS_COLUMNS).where(
+                    kms_aliases.c.account_id == account_id,
+                    kms_aliases.c.region == region,
+                    kms_aliases.c.alias_name == alias_name,
+                )
+            ).first()
+        return KmsAlias(*row) if row else None
+
+    def create_alias(self, alias: KmsAlias) -> None:
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(sa.insert(kms_aliases).values(**asdict(alias)))
+        except sa.exc.IntegrityError:
+            raise AliasExists(alias.alias_name) from None
+
+    def retarget_alias(self, alias: KmsAlias, target_key_id: str, now: float) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                sa.update(kms_aliases)
+                .where(*self._alias_identity(alias))
+                .values(target_key_id=target_key_id, last_updated_date=now)
+            )
+
+    def delete_alias(self, alias: KmsAlias) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(sa.delete(kms_aliases).where(*self._alias_identity(alias)))
+
+    def aliases(
+        self, account_id: str, region: str, after: str, limit: int, key_id: str | None = None
+    ) -> list[KmsAlias]:
+        query = sa.select(*_ALIAS_COLUMNS).where(
+            kms_aliases.c.account_id == account_id,
+            kms_aliases.c.region == region,
+            kms_aliases.c.alias_name > after,
+        )
+        if key_id is not None:
+            query = query.where(kms_aliases.c.target_key_id == key_id)
+        with self._engine.connect() as connection:
+            rows = connection.execute(query.order_by(kms_aliases.c.alias_name).limit(limit))
+            return [KmsAlias(*row) for row in rows]
+
+    def alias_count(self, key_id: str) -> int:
+        with self._engine.connect() as connection:
+            return (
+                connection.scalar(
+                    sa.select(sa.func.count()).where(kms_aliases.c.target_key_id == key_id)
+                )
+                or 0
+            )
+
+    @staticmethod
+    def _alias_identity(alias: KmsAlias) -> list[sa.ColumnElement[bool]]:
+        return [
+            kms_aliases.c.account_id == alias.account_id,
+            kms_aliases.c.region == alias.region,
+            kms_aliases.c.alias_name == alias.alias_name,
+        ]
+
+    # Tags
+
+    def tags(self, key_id: str) -> dict[str, str]:
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(kms_tags.c.tag_key, kms_tags.c.tag_value)
+                .where(kms_tags.c.key_id == key_id)
+                .order_by(kms_tags.c.tag_key)
+            )
+            return dict(rows.tuples())
+
+    def put_tags(self, key_id: str, tags: Mapping[str, str]) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                sa.delete(kms_tags).where(kms_tags.c.key_id == key_id, kms_tags.c.tag_key.in_(tags))
+            )
+            self._insert_tags(connection, key_id, tags)
+
+    def delete_tags(self, key_id: str, tag_keys: list[str]) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                sa.delete(kms_tags).where(
+                    kms_tags.c.key_id == key_id, kms_tags.c.tag_key.in_(tag_keys)
+                )
+            )
+
+    @staticmethod
+    def _insert_tags(connection: Connection, key_id: str, tags: Mapping[str, str]) -> None:
+        if tags:
+            connection.execute(
+                sa.insert(kms_tags),
+                [{"key_id": key_id, "tag_key": k, "tag_value": v} for k, v in tags.items()],
+            )

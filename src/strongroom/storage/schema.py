@@ -1,0 +1,89 @@
+"""Table definitions (SQLAlchemy Core). Migrations in `migrations/versions` create them.
+
+Storage is untrusted: columns named `*_blob` hold barrier ciphertext, everything else is
+non-secret metadata.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+# Barrier state (keyring blob, seal config) and server-wide settings such as the dev clock.
+system_state = sa.Table(
+    "system_state",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.LargeBinary, nullable=False),
+)
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("account_id", sa.String(12), primary_key=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+access_keys = sa.Table(
+    "access_keys",
+    metadata,
+    sa.Column("access_key_id", sa.String(128), primary_key=True),
+    sa.Column("account_id", sa.String(12), sa.ForeignKey("accounts.account_id"), nullable=False),
+    sa.Column("user_name", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.String(128), nullable=False),
+    sa.Column("secret_blob", sa.LargeBinary, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+kms_keys = sa.Table(
+    "kms_keys",
+    metadata,
+    sa.Column("key_id", sa.String(36), primary_key=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("key_usage", sa.String(32), nullable=False),
+    sa.Column("key_spec", sa.String(32), nullable=False),
+    sa.Column("key_state", sa.String(32), nullable=False),
+    sa.Column("key_manager", sa.String(16), nullable=False),
+    sa.Column("origin", sa.String(32), nullable=False),
+    sa.Column("policy", sa.Text, nullable=False),
+    sa.Column("multi_region", sa.Boolean, nullable=False),
+    sa.Column("current_material_version", sa.Integer, nullable=False),
+    sa.Column("creation_date", sa.Float, nullable=False),
+    sa.Index("ix_kms_keys_account_region", "account_id", "region"),
+)
+
+kms_key_materials = sa.Table(
+    "kms_key_materials",
+    metadata,
+    sa.Column("key_id", sa.String(36), sa.ForeignKey("kms_keys.key_id"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("material_blob", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+kms_aliases = sa.Table(
+    "kms_aliases",
+    metadata,
+    sa.Column("account_id", sa.String(12), primary_key=True),
+    sa.Column("region", sa.String(32), primary_key=True),
+    sa.Column("alias_name", sa.String(256), primary_key=True),
+    sa.Column("target_key_id", sa.String(36), sa.ForeignKey("kms_keys.key_id"), nullable=False),
+    sa.Column("creation_date", sa.Float, nullable=False),
+    sa.Column("last_updated_date", sa.Float, nullable=False),
+)
+
+kms_tags = sa.Table(
+    "kms_tags",
+    metadata,
+    sa.Column("key_id", sa.String(36), sa.ForeignKey("kms_keys.key_id"), primary_key=True),
+    sa.Column("tag_key", sa.String(128), primary_key=True),
+    sa.Column("tag_value", sa.String(256), nullable=False),
+)
+
+# What `--dev` reset wipes: every service's resources, children before parents. Accounts,
+# credentials and the barrier stay, so the documented test credentials keep working.
+SERVICE_TABLES = (kms_tags, kms_aliases, kms_key_materials, kms_keys)
