@@ -27,8 +27,8 @@ _data_dir_option = click.option(
 )
 
 
-def _settings(data_dir: Path | None, **overrides: Any) -> Settings:
-    return Settings.load(data_dir or default_data_dir(), **overrides)
+def _settings(data_dir: Path | None, storage: str | None = None, **overrides: Any) -> Settings:
+    return Settings.load(data_dir or default_data_dir(), storage_url=storage, **overrides)
 
 
 @click.group()
@@ -57,6 +57,7 @@ def server(data_dir: Path | None, dev: bool, log_level: str, **options: Any) -> 
     )
     from strongroom.http.server import serve
     from strongroom.node import prepare_node
+    from strongroom.storage.engine import StorageError
 
     if dev:
         if data_dir is not None:
@@ -76,6 +77,8 @@ def server(data_dir: Path | None, dev: bool, log_level: str, **options: Any) -> 
     try:
         core, tls_context = prepare_node(settings)
         serve(core, tls_context)
+    except StorageError as error:
+        raise click.ClickException(str(error)) from None
     finally:
         if dev:
             shutil.rmtree(settings.data_dir, ignore_errors=True)
@@ -95,13 +98,17 @@ def init(
 ) -> None:
     """Initialise a data directory and storage; with --seal shamir, print the unseal shares."""
     from strongroom.barrier.shamir import ShamirError
+    from strongroom.bootstrap import AlreadyInitialized
     from strongroom.node import initialize_node
+    from strongroom.storage.engine import StorageError
 
     settings = _settings(data_dir, **options)
     try:
         result = initialize_node(settings, seal_kind, key_shares, key_threshold)  # type: ignore[arg-type]
     except ShamirError as error:
         raise click.UsageError(str(error)) from None
+    except (StorageError, AlreadyInitialized) as error:
+        raise click.ClickException(str(error)) from None
     click.echo(f"Initialised {settings.data_dir} (account {result.account_id}).")
     click.echo(f"Administrator credentials: {settings.credentials_file} (mode 0600).")
     if result.unseal_shares:
@@ -237,7 +244,9 @@ def _control(
     signed: bool = False,
 ) -> dict[str, Any]:
     """Call the local server's operator endpoint, trusting its CA."""
-    context = ssl.create_default_context(cafile=settings.ca_file) if not settings.dev else None
+    if not settings.ca_file.exists():
+        raise ConnectionError(f"no CA certificate at {settings.ca_file}: start the server once first")
+    context = ssl.create_default_context(cafile=settings.ca_file)
     url = settings.endpoint + path
     body = json.dumps(payload).encode() if payload is not None else None
     headers = {"content-type": "application/json"}

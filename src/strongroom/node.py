@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import ssl
 
+from sqlalchemy.engine import Engine
+
 from strongroom import bootstrap
 from strongroom.barrier.seals import SealError, SealKind
 from strongroom.config import Settings
@@ -31,13 +33,18 @@ DEV_BANNER = """
 """
 
 
+def _open_storage(settings: Settings) -> Engine:
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = create_storage_engine(settings.storage_url)
+    migrate(engine)
+    return engine
+
+
 def initialize_node(
     settings: Settings, seal_kind: SealKind = "file", shares: int = 5, threshold: int = 3
 ) -> bootstrap.InitResult:
     """`strongroom init`: create data directory and storage without starting a server."""
-    engine = create_storage_engine(settings.storage_url)
-    migrate(engine)
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = _open_storage(settings)
     result = bootstrap.initialize(settings, engine, seal_kind, shares, threshold)
     settings.account_id = result.account_id
     settings.save()
@@ -45,9 +52,7 @@ def initialize_node(
 
 
 def prepare_node(settings: Settings) -> tuple[Core, ssl.SSLContext | None]:
-    engine = create_storage_engine(settings.storage_url)
-    migrate(engine)
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = _open_storage(settings)
     if settings.dev and bootstrap.is_initialized(engine):
         raise SystemExit("a --dev server needs empty storage; this storage is in use")
     if not bootstrap.is_initialized(engine):

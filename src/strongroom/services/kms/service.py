@@ -444,11 +444,11 @@ class KMS:
                 "The key ID in the request does not identify a KMS key that can perform this "
                 "operation."
             )
-        key, blob = self._keys.key_with_material(header.key_id, header.material_version)
+        key, material_blob = self._keys.key_with_material(header.key_id, header.material_version)
         if key is None or key.account_id != ctx.account_id or key.region != ctx.region:
             raise e.InvalidCiphertextException("")
         self._require_usable(key, algorithm)
-        material = self._material(key, header.material_version, blob)
+        material = self._material(key, header.material_version, material_blob)
         try:
             return key, ciphertext.open_blob(blob, material, context)
         except IntegrityError:
