@@ -179,7 +179,7 @@ def unseal(data_dir: Path | None, share: str | None) -> None:
     settings = _settings(data_dir)
     if share is None:
         share = click.prompt("Unseal share", hide_input=True)
-    reply = _control(settings, "POST", "/_strongroom/unseal", {"share": share})
+    reply = _operator_call(settings, "POST", "/_strongroom/unseal", {"share": share})
     if "error" in reply:
         raise click.ClickException(reply["error"])
     if reply["sealed"]:
@@ -193,7 +193,7 @@ def unseal(data_dir: Path | None, share: str | None) -> None:
 def seal(data_dir: Path | None) -> None:
     """Seal the running server: it forgets its keys until unsealed again."""
     settings = _settings(data_dir)
-    reply = _control(settings, "POST", "/_strongroom/seal", {}, signed=True)
+    reply = _operator_call(settings, "POST", "/_strongroom/seal", {}, signed=True)
     if "error" in reply:
         raise click.ClickException(reply["error"])
     click.echo("Sealed.")
@@ -214,7 +214,7 @@ _endpoint_option = click.option(
 @_endpoint_option
 def dev_reset(endpoint: str) -> None:
     """Delete every resource (keys, aliases, ...) without a restart."""
-    _post_json(f"{endpoint}/_strongroom/dev/reset", {}, None)
+    _dev_control(endpoint, "/_strongroom/dev/reset", {})
     click.echo("Reset.")
 
 
@@ -223,7 +223,7 @@ def dev_reset(endpoint: str) -> None:
 @click.argument("seconds", type=float)
 def dev_advance_clock(endpoint: str, seconds: float) -> None:
     """Move the server's clock forward by SECONDS (background jobs see the new time)."""
-    reply = _post_json(f"{endpoint}/_strongroom/dev/clock", {"advance_seconds": seconds}, None)
+    reply = _dev_control(endpoint, "/_strongroom/dev/clock", {"advance_seconds": seconds})
     click.echo(f"Server clock offset: {reply['offset_seconds']:.0f} s")
 
 
@@ -246,34 +246,50 @@ def _control(
     """Call the local server's operator endpoint, trusting its CA."""
     if not settings.ca_file.exists():
         raise ConnectionError(f"no CA certificate at {settings.ca_file}: start the server once first")
-    context = ssl.create_default_context(cafile=settings.ca_file)
     url = settings.endpoint + path
     body = json.dumps(payload).encode() if payload is not None else None
     headers = {"content-type": "application/json"}
     if signed:
         headers = _signed_headers(settings, method, url, body or b"", headers)
+    context = ssl.create_default_context(cafile=settings.ca_file)
+    return _request(url, method, body, headers, context)[1]
+
+
+def _operator_call(settings: Settings, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    try:
+        return _control(settings, *args, **kwargs)
+    except ConnectionError as error:
+        raise click.ClickException(f"server not reachable: {error}") from None
+
+
+def _dev_control(endpoint: str, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+    url = endpoint.rstrip("/") + path
+    try:
+        status, reply = _request(
+            url, "POST", json.dumps(payload).encode(), {"content-type": "application/json"}, None
+        )
+    except ConnectionError as error:
+        raise click.ClickException(f"{url}: {error}") from None
+    if status != 200:
+        raise click.ClickException(f"{url}: HTTP {status} (is this a --dev server?)")
+    return reply
+
+
+def _request(
+    url: str, method: str, body: bytes | None, headers: dict[str, str],
+    context: ssl.SSLContext | None,
+) -> tuple[int, dict[str, Any]]:
     request = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, context=context, timeout=10) as response:  # noqa: S310
-            return dict(json.load(response))
+            return response.status, dict(json.load(response))
     except urllib.error.HTTPError as error:
-        return dict(json.load(error))
+        try:
+            return error.code, dict(json.load(error))
+        except ValueError:
+            return error.code, {"error": f"HTTP {error.code}"}
     except (urllib.error.URLError, OSError) as error:
         raise ConnectionError(str(getattr(error, "reason", error))) from None
-
-
-def _post_json(url: str, payload: dict[str, Any], context: ssl.SSLContext | None) -> dict[str, Any]:
-    request = urllib.request.Request(
-        url, data=json.dumps(payload).encode(), method="POST",
-        headers={"content-type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, context=context, timeout=10) as response:  # noqa: S310
-            return dict(json.load(response))
-    except urllib.error.HTTPError as error:
-        raise click.ClickException(f"{url}: HTTP {error.code} (is this a --dev server?)") from None
-    except urllib.error.URLError as error:
-        raise click.ClickException(f"{url}: {error.reason}") from None
 
 
 def _signed_headers(

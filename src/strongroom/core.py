@@ -21,6 +21,7 @@ from strongroom.protocol.dispatcher import Dispatcher
 from strongroom.protocol.registry import Registry, ServiceEndpoint, load_model
 from strongroom.services.kms.service import KMS
 from strongroom.storage import system
+from strongroom.storage.changes import ChangeFeed
 from strongroom.storage.identity import IdentityRepository
 from strongroom.storage.kms import KmsRepository
 from strongroom.storage.system import SystemStateRepository
@@ -49,9 +50,10 @@ class Core:
         )
         self.barrier = Barrier()
         self.clock = Clock(self._stored_clock_offset() if settings.dev else 0.0)
-        self.kms = KMS(KmsRepository(engine), self.barrier, self.clock)
+        self._changes = ChangeFeed(engine)
+        self.kms = KMS(KmsRepository(engine, self._changes), self.barrier, self.clock)
         self.authenticator = Authenticator(
-            IdentityRepository(engine), self.barrier, aws_regions(), wall_clock
+            IdentityRepository(engine, self._changes), self.barrier, aws_regions(), wall_clock
         )
         self.dispatcher = Dispatcher(
             Registry([ServiceEndpoint(load_model("kms"), self.kms)]),
@@ -121,7 +123,7 @@ class Core:
     # Dev-only controls (the HTTP layer exposes them only on `--dev` servers)
 
     def reset(self) -> None:
-        self._state.wipe_service_data()
+        self._state.wipe_service_data(self._changes)
         self.set_clock_offset(0.0)
         self.kms.forget_materials()
 

@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -48,6 +49,7 @@ class Server:
     dev: bool = False
     data_dir: Path | None = None
     process: subprocess.Popen[bytes] | None = None
+    _clients: list[Any] = field(default_factory=list, repr=False)
 
     @property
     def endpoint(self) -> str:
@@ -97,6 +99,9 @@ class Server:
         raise RuntimeError(f"server not ready; log:\n{self.log_path.read_text()[-3000:]}")
 
     def stop(self) -> None:
+        # Idle keep-alive connections would hold up the server's graceful shutdown.
+        for client in self._clients:
+            client.close()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -134,7 +139,9 @@ class Server:
             "config": Config(retries={"max_attempts": 1}),
         }
         settings.update(overrides)
-        return boto3.client(service, **settings)
+        client = boto3.client(service, **settings)
+        self._clients.append(client)
+        return client
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from strongroom.storage.changes import ChangeFeed
 from strongroom.storage.schema import access_keys
 
 
@@ -21,10 +22,18 @@ class AccessKeyRecord:
 
 
 class IdentityRepository:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, changes: ChangeFeed) -> None:
         self._engine = engine
+        self._changes = changes
+        # Read on every request; cached like KMS keys (writes arrive with the IAM service).
+        self._access_keys = changes.new_cache()
 
     def access_key(self, access_key_id: str) -> AccessKeyRecord | None:
+        return self._changes.cached(
+            self._access_keys, access_key_id, lambda: self._load_access_key(access_key_id)
+        )
+
+    def _load_access_key(self, access_key_id: str) -> AccessKeyRecord | None:
         with self._engine.connect() as connection:
             row = connection.execute(
                 sa.select(

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from strongroom.services.kms.model import KmsAlias, KmsKey
+from strongroom.storage.changes import ChangeFeed
 from strongroom.storage.schema import kms_aliases, kms_key_materials, kms_keys, kms_tags
 
 _KEY_COLUMNS = [kms_keys.c[f.name] for f in fields(KmsKey)]
@@ -20,8 +21,15 @@ class AliasExists(Exception):
 
 
 class KmsRepository:
-    def __init__(self, engine: Engine) -> None:
+    """Keys, key material rows and aliases are read on every cryptographic call, so they are
+    cached per process (see ChangeFeed); every write to them bumps the change counter."""
+
+    def __init__(self, engine: Engine, changes: ChangeFeed) -> None:
         self._engine = engine
+        self._changes = changes
+        self._keys = changes.new_cache()
+        self._keys_with_material = changes.new_cache()
+        self._aliases = changes.new_cache()
 
     # Keys and key material
 
@@ -37,8 +45,12 @@ class KmsRepository:
                 )
             )
             self._insert_tags(connection, key.key_id, tags)
+            self._changes.bump(connection)
 
     def key(self, key_id: str) -> KmsKey | None:
+        return self._changes.cached(self._keys, key_id, lambda: self._load_key(key_id))
+
+    def _load_key(self, key_id: str) -> KmsKey | None:
         with self._engine.connect() as connection:
             row = connection.execute(
                 sa.select(*_KEY_COLUMNS).where(kms_keys.c.key_id == key_id)
@@ -70,6 +82,15 @@ class KmsRepository:
         self, key_id: str, version: int | None = None
     ) -> tuple[KmsKey | None, bytes | None]:
         """The key and its stored material of `version` (default: current), in one query."""
+        return self._changes.cached(
+            self._keys_with_material,
+            (key_id, version),
+            lambda: self._load_key_with_material(key_id, version),
+        )
+
+    def _load_key_with_material(
+        self, key_id: str, version: int | None
+    ) -> tuple[KmsKey | None, bytes | None]:
         wanted = kms_keys.c.current_material_version if version is None else sa.literal(version)
         query = (
             sa.select(*_KEY_COLUMNS, kms_key_materials.c.material_blob)
@@ -91,6 +112,13 @@ class KmsRepository:
     # Aliases
 
     def alias(self, account_id: str, region: str, alias_name: str) -> KmsAlias | None:
+        return self._changes.cached(
+            self._aliases,
+            (account_id, region, alias_name),
+            lambda: self._load_alias(account_id, region, alias_name),
+        )
+
+    def _load_alias(self, account_id: str, region: str, alias_name: str) -> KmsAlias | None:
         with self._engine.connect() as connection:
             row = connection.execute(
                 sa.select(*_ALIAS_COLUMNS).where(
@@ -105,6 +133,7 @@ class KmsRepository:
         try:
             with self._engine.begin() as connection:
                 connection.execute(sa.insert(kms_aliases).values(**asdict(alias)))
+                self._changes.bump(connection)
         except sa.exc.IntegrityError:
             raise AliasExists(alias.alias_name) from None
 
@@ -115,10 +144,12 @@ class KmsRepository:
                 .where(*self._alias_identity(alias))
                 .values(target_key_id=target_key_id, last_updated_date=now)
             )
+            self._changes.bump(connection)
 
     def delete_alias(self, alias: KmsAlias) -> None:
         with self._engine.begin() as connection:
             connection.execute(sa.delete(kms_aliases).where(*self._alias_identity(alias)))
+            self._changes.bump(connection)
 
     def aliases(
         self, account_id: str, region: str, after: str, limit: int, key_id: str | None = None
@@ -160,7 +191,8 @@ class KmsRepository:
                 .where(kms_tags.c.key_id == key_id)
                 .order_by(kms_tags.c.tag_key)
             )
-            return dict(rows.tuples())
+            # Not dict(rows): a Result has .keys() (its column names), so dict() misreads it.
+            return {tag_key: tag_value for tag_key, tag_value in rows}
 
     def put_tags(self, key_id: str, tags: Mapping[str, str]) -> None:
         with self._engine.begin() as connection:

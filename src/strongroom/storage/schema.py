@@ -18,6 +18,14 @@ system_state = sa.Table(
     sa.Column("value", sa.LargeBinary, nullable=False),
 )
 
+# Bumped by every write to a table that processes cache (see storage/changes.py).
+change_counter = sa.Table(
+    "change_counter",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("counter", sa.BigInteger, nullable=False),
+)
+
 accounts = sa.Table(
     "accounts",
     metadata,

@@ -7,6 +7,7 @@ from dataclasses import asdict
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from strongroom.storage.changes import ChangeFeed
 from strongroom.storage.identity import AccessKeyRecord
 from strongroom.storage.schema import SERVICE_TABLES, access_keys, accounts, system_state
 
@@ -49,11 +50,12 @@ class SystemStateRepository:
             return False
         return True
 
-    def wipe_service_data(self) -> None:
+    def wipe_service_data(self, changes: ChangeFeed) -> None:
         """Delete every service resource (dev reset); accounts, keys and barrier stay."""
         with self._engine.begin() as connection:
             for table in SERVICE_TABLES:
                 connection.execute(sa.delete(table))
+            changes.bump(connection)
 
     def backend_name(self) -> str:
         return self._engine.dialect.name

@@ -19,6 +19,12 @@ def upgrade() -> None:
         sa.Column("name", sa.String(64), primary_key=True),
         sa.Column("value", sa.LargeBinary, nullable=False),
     )
+    counter = op.create_table(
+        "change_counter",
+        sa.Column("name", sa.String(32), primary_key=True),
+        sa.Column("counter", sa.BigInteger, nullable=False),
+    )
+    op.bulk_insert(counter, [{"name": "cache", "counter": 0}])
     op.create_table(
         "accounts",
         sa.Column("account_id", sa.String(12), primary_key=True),

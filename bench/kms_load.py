@@ -1,0 +1,211 @@
+"""Load benchmark: Strongroom vs moto_server, KMS Encrypt (1 KB) and GenerateDataKey.
+
+Both servers run on loopback in the same run and get the same pre-signed requests from wrk
+at 1, 8 and 32 connections. Reported per run: throughput, p50/p99 latency, server CPU per
+request (from /proc, user+system of the server process) and server RSS afterwards.
+
+    python bench/kms_load.py [--duration 10] [--out bench/results/kms.md]
+
+Needs wrk (Debian package `wrk`) and moto[server] (`pip install -e '.[bench]'`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+
+HERE = Path(__file__).parent
+REGION = "us-east-1"
+CONNECTIONS = (1, 8, 32)
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, context: object = None, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1, context=context)  # noqa: S310
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@dataclass
+class Target:
+    name: str
+    endpoint: str
+    process: subprocess.Popen[bytes]
+    access_key_id: str
+    secret: str
+    verify: str | bool
+
+    def client(self):  # noqa: ANN201
+        return boto3.client(
+            "kms", endpoint_url=self.endpoint, region_name=REGION, verify=self.verify,
+            aws_access_key_id=self.access_key_id, aws_secret_access_key=self.secret,
+            config=Config(retries={"max_attempts": 1}),
+        )
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+    def rss_mb(self) -> float:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(re.search(r"VmRSS:\s+(\d+)", status)[1]) / 1024
+
+
+def start_strongroom(workdir: Path) -> Target:
+    port = free_port()
+    data_dir = workdir / "strongroom"
+    log = open(workdir / "strongroom.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "strongroom", "server", "--data-dir", str(data_dir),
+         "--port", str(port), "--log-level", "warning"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    ca = data_dir / "tls" / "ca.pem"
+    deadline = time.monotonic() + 30
+    while not (data_dir / "credentials").exists() or not ca.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError("strongroom did not initialise")
+        time.sleep(0.1)
+    import ssl
+
+    wait_http(f"https://localhost:{port}/health", ssl.create_default_context(cafile=str(ca)))
+    credentials = dict(
+        line.split(" = ") for line in (data_dir / "credentials").read_text().splitlines()[1:]
+    )
+    return Target("strongroom (TLS)", f"https://localhost:{port}", process,
+                  credentials["aws_access_key_id"], credentials["aws_secret_access_key"], str(ca))
+
+
+def start_moto(workdir: Path) -> Target:
+    port = free_port()
+    log = open(workdir / "moto.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen([shutil.which("moto_server") or "moto_server", "-p", str(port)],
+                               stdout=log, stderr=subprocess.STDOUT)
+    wait_http(f"http://127.0.0.1:{port}/moto-api/")
+    return Target("moto_server (HTTP)", f"http://127.0.0.1:{port}", process,
+                  "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", False)
+
+
+def write_signed_request(target: Target, operation: str, body: dict, path: Path) -> None:
+    request = AWSRequest(
+        method="POST", url=target.endpoint + "/", data=json.dumps(body).encode(),
+        headers={"X-Amz-Target": f"TrentService.{operation}",
+                 "Content-Type": "application/x-amz-json-1.1"},
+    )
+    SigV4Auth(Credentials(target.access_key_id, target.secret), "kms", REGION).add_auth(request)
+    lines = ["POST", *(f"{k}: {v}" for k, v in request.headers.items()), ""]
+    path.write_bytes("\n".join(lines).encode() + b"\n" + request.body)
+
+
+def run_wrk(target: Target, request_file: Path, connections: int, duration: int) -> dict:
+    threads = min(connections, 2)
+    cpu_before = target.cpu_seconds()
+    output = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency",
+         "-s", str(HERE / "request.lua"), target.endpoint + "/"],
+        capture_output=True, text=True, env={**os.environ, "BENCH_REQUEST": str(request_file)},
+        check=True,
+    ).stdout
+    cpu = target.cpu_seconds() - cpu_before
+    match = re.search(r"BENCH p50=(\d+) p99=(\d+) requests=(\d+) errors=(\d+)", output)
+    requests = int(match[3])
+    return {
+        "rps": requests / duration,
+        "p50_ms": int(match[1]) / 1000,
+        "p99_ms": int(match[2]) / 1000,
+        "errors": int(match[4]),
+        "cpu_ms_per_request": cpu * 1000 / max(requests, 1),
+        "rss_mb": target.rss_mb(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "kms.md")
+    options = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="strongroom-bench-"))
+    targets = [start_strongroom(workdir), start_moto(workdir)]
+    rows = []
+    try:
+        plaintext = base64.b64encode(os.urandom(1024)).decode()
+        for target in targets:
+            key_id = target.client().create_key(Description="bench")["KeyMetadata"]["KeyId"]
+            workloads = {
+                "Encrypt 1 KB": ("Encrypt", {"KeyId": key_id, "Plaintext": plaintext}),
+                "GenerateDataKey": ("GenerateDataKey", {"KeyId": key_id, "KeySpec": "AES_256"}),
+            }
+            for workload, (operation, body) in workloads.items():
+                request_file = workdir / f"{target.process.pid}-{operation}.req"
+                write_signed_request(target, operation, body, request_file)
+                for connections in CONNECTIONS:
+                    result = run_wrk(target, request_file, connections, options.duration)
+                    rows.append({"server": target.name, "workload": workload,
+                                 "connections": connections, **result})
+                    print(json.dumps(rows[-1]), flush=True)
+    finally:
+        for target in targets:
+            target.process.terminate()
+            target.process.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+    write_report(rows, options)
+
+
+def write_report(rows: list[dict], options: argparse.Namespace) -> None:
+    options.out.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "# KMS load benchmark: Strongroom vs moto_server",
+        "",
+        f"Command: `python bench/kms_load.py --duration {options.duration}`  ",
+        f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, wrk on the same machine.",
+        "",
+        "| server | workload | conns | req/s | p50 ms | p99 ms | errors | server CPU ms/req "
+        "| RSS MB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['server']} | {r['workload']} | {r['connections']} | {r['rps']:.0f} "
+        f"| {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} "
+        f"| {r['cpu_ms_per_request']:.3f} | {r['rss_mb']:.0f} |"
+        for r in rows
+    ]
+    options.out.write_text("\n".join(lines) + "\n")
+    options.out.with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
+    print(f"wrote {options.out}")
+
+
+if __name__ == "__main__":
+    main()
