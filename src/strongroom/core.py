@@ -19,6 +19,7 @@ from strongroom.clock import Clock, wall_clock
 from strongroom.config import Settings, aws_regions
 from strongroom.protocol.dispatcher import Dispatcher
 from strongroom.protocol.registry import Registry, ServiceEndpoint, load_model
+from strongroom.services.kms import model as kms_model
 from strongroom.services.kms.service import KMS
 from strongroom.storage import system
 from strongroom.storage.changes import ChangeFeed
@@ -56,7 +57,7 @@ class Core:
             IdentityRepository(engine, self._changes), self.barrier, aws_regions(), wall_clock
         )
         self.dispatcher = Dispatcher(
-            Registry([ServiceEndpoint(load_model("kms"), self.kms)]),
+            Registry([ServiceEndpoint(load_model("kms"), self.kms, kms_model.READ_ONLY_OPERATIONS)]),
             self.authenticator,
             self.barrier,
         )

@@ -113,12 +113,22 @@ def parse_authorization(request: HttpRequest) -> ParsedAuthorization:
     return ParsedAuthorization(scope, signed_headers, parts["Signature"], amz_date)
 
 
+def _parse_amz_date(text: str) -> datetime:
+    # The fixed layout YYYYMMDDTHHMMSSZ, parsed by hand: strptime costs more than the HMACs.
+    if len(text) != 16 or text[8] != "T" or text[15] != "Z" or not text[:8].isdigit():
+        raise ValueError(text)
+    return datetime(
+        int(text[0:4]), int(text[4:6]), int(text[6:8]),
+        int(text[9:11]), int(text[11:13]), int(text[13:15]), tzinfo=UTC,
+    )
+
+
 def check_scope(
     parsed: ParsedAuthorization, now: datetime, valid_regions: frozenset[str], service: str
 ) -> None:
     """Reject stale or future requests, and scopes for another date, region or service."""
     try:
-        signed_at = datetime.strptime(parsed.amz_date, _AMZ_DATE_FORMAT).replace(tzinfo=UTC)
+        signed_at = _parse_amz_date(parsed.amz_date)
     except ValueError:
         raise AuthFailure(
             FailureKind.INCOMPLETE,

@@ -1,7 +1,8 @@
 """The ASGI application: health, operator endpoints, and every AWS API request.
 
-AWS requests are handed whole to the protocol dispatcher on a worker thread (services are
-synchronous and talk to storage); this module knows nothing of services or operations.
+AWS requests are handed whole to the protocol dispatcher: on the event loop when the operation
+writes nothing to storage (its reads come from caches), else on a worker thread so that a commit
+never stalls other requests. This module knows nothing of services or operations.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from strongroom.auth.sigv4 import AuthFailure, HttpRequest
 from strongroom.barrier.seals import SealError
@@ -25,56 +27,84 @@ CONTROL_PREFIX = "/_strongroom"
 access_log = logging.getLogger("strongroom.access")
 
 
-async def _wire_request(request: Request, body: bytes) -> WireRequest:
-    raw_path = request.scope.get("raw_path") or request.url.path.encode()
+def _wire_request(scope: Scope, body: bytes) -> WireRequest:
     http = HttpRequest(
-        method=request.method,
-        raw_path=raw_path.decode("latin-1"),
-        query_string=request.scope.get("query_string", b"").decode("latin-1"),
-        headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]],
+        method=scope["method"],
+        raw_path=(scope.get("raw_path") or scope["path"].encode()).decode("latin-1"),
+        query_string=scope.get("query_string", b"").decode("latin-1"),
+        headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
         body=body,
     )
-    return WireRequest(http=http, source_ip=request.client.host if request.client else "")
+    client = scope.get("client")
+    return WireRequest(http=http, source_ip=client[0] if client else "")
 
 
-async def _read_body(request: Request) -> bytes | None:
+async def _read_body(scope: Scope, receive: Receive) -> bytes | None:
     """The body, or None when it is larger than the server accepts."""
-    declared = request.headers.get("content-length", "0")
-    if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
-        return None
+    for name, value in scope["headers"]:
+        if name == b"content-length" and (not value.isdigit() or int(value) > MAX_BODY_BYTES):
+            return None
     chunks, size = [], 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY_BYTES:
             return None
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body"):
+            return b"".join(chunks)
 
 
-def create_app(core: Core) -> Starlette:
-    async def aws_api(request: Request) -> Response:
-        started = time.perf_counter()
-        body = await _read_body(request)
-        if body is None:
-            return JSONResponse(
-                {"__type": "RequestEntityTooLargeException", "message": "Request is too large."},
-                status_code=413,
-            )
-        wire = await _wire_request(request, body)
-        result = await anyio.to_thread.run_sync(core.dispatcher.dispatch, wire)
-        # Never the query string, headers or body: they can carry signatures and secrets.
-        access_log.info(
-            "%s %s %s %s %d %s %.1fms",
-            wire.source_ip,
-            request.method,
-            request.url.path,
-            result.operation or "-",
-            result.status,
-            result.error_code or "-",
-            (time.perf_counter() - started) * 1000,
+def create_app(core: Core) -> ASGIApp:
+    """Operator endpoints under /health and /_strongroom go to a small Starlette app; every
+    other request is an AWS API call, served by plain ASGI because it is the hot path."""
+    control = _control_app(core)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] == "/health" or scope["path"].startswith(
+            CONTROL_PREFIX
+        ):
+            await control(scope, receive, send)
+        else:
+            await _aws_api(core, scope, receive, send)
+
+    return app
+
+
+async def _aws_api(core: Core, scope: Scope, receive: Receive, send: Send) -> None:
+    started = time.perf_counter()
+    body = await _read_body(scope, receive)
+    if body is None:
+        too_large = JSONResponse(
+            {"__type": "RequestEntityTooLargeException", "message": "Request is too large."},
+            status_code=413,
         )
-        return Response(result.body, status_code=result.status, headers=dict(result.headers))
+        await too_large(scope, receive, send)
+        return
+    wire = _wire_request(scope, body)
+    if core.dispatcher.writes_storage(wire):
+        result = await anyio.to_thread.run_sync(core.dispatcher.dispatch, wire)
+    else:
+        result = core.dispatcher.dispatch(wire)
+    headers = [(k.encode(), v.encode()) for k, v in result.headers]
+    headers.append((b"content-length", str(len(result.body)).encode()))
+    await send({"type": "http.response.start", "status": result.status, "headers": headers})
+    await send({"type": "http.response.body", "body": result.body})
+    # Never the query string, headers or body: they can carry signatures and secrets.
+    access_log.info(
+        "%s %s %s %s %d %s %.1fms",
+        wire.source_ip,
+        scope["method"],
+        scope["path"],
+        result.operation or "-",
+        result.status,
+        result.error_code or "-",
+        (time.perf_counter() - started) * 1000,
+    )
 
+
+def _control_app(core: Core) -> Starlette:
     async def health(_: Request) -> Response:
         report = core.health()
         return JSONResponse(report, status_code=503 if report["sealed"] else 200)
@@ -92,8 +122,10 @@ def create_app(core: Core) -> Starlette:
         )
 
     async def seal(request: Request) -> Response:
-        body = await _read_body(request) or b""
-        wire = await _wire_request(request, body)
+        if core.barrier.sealed:
+            # Nothing to do, and nothing to authenticate with: access keys are behind the barrier.
+            return JSONResponse({"sealed": True})
+        wire = _wire_request(request.scope, await request.body())
         try:
             principal, _ = await anyio.to_thread.run_sync(
                 core.authenticator.authenticate, wire.http, "strongroom"
@@ -130,7 +162,4 @@ def create_app(core: Core) -> Starlette:
             Route(f"{CONTROL_PREFIX}/dev/reset", dev_reset, methods=["POST"]),
             Route(f"{CONTROL_PREFIX}/dev/clock", dev_clock, methods=["POST"]),
         ]
-    routes.append(
-        Route("/{path:path}", aws_api, methods=["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH"])
-    )
     return Starlette(routes=routes)

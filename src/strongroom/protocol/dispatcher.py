@@ -44,6 +44,11 @@ class Dispatcher:
         self._authenticator = authenticator
         self._barrier = barrier
 
+    def writes_storage(self, request: WireRequest) -> bool:
+        """Whether the request may write to storage (unknown requests count as writing)."""
+        endpoint, operation_name = self._route(request)
+        return endpoint is None or operation_name not in endpoint.read_only_operations
+
     def dispatch(self, request: WireRequest) -> WireResponse:
         request_id = str(uuid.uuid4())
         endpoint, operation_name = self._route(request)

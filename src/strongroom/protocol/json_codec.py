@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from botocore.model import OperationModel, ServiceModel
@@ -18,6 +19,8 @@ _AUTH_ERRORS = {
     FailureKind.UNKNOWN_KEY: "UnrecognizedClientException",
     FailureKind.BAD_SIGNATURE: "InvalidSignatureException",
 }
+# A JSON escape of a UTF-16 surrogate; only bodies containing one can hold a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def target(request: WireRequest) -> tuple[str, str] | None:
@@ -34,12 +37,25 @@ def decode(operation: OperationModel, body: bytes) -> dict[str, Any]:
         data = json.loads(body) if body.strip() else {}
     except (ValueError, UnicodeDecodeError):
         raise SerializationException("Request body is not valid JSON") from None
+    except RecursionError:  # Hostile nesting must not surface as an internal error.
+        raise SerializationException("Request body is nested too deeply") from None
+    if _SURROGATE_ESCAPE.search(body) and _has_lone_surrogate(data):
+        # Escapes like "\ud800" parse, but the result is not text: no storage can hold it.
+        raise SerializationException("Request body contains an unpaired surrogate escape")
     try:
         return shapes.decode_input(operation.input_shape, data)
     except shapes.SerializationError as error:
         raise SerializationException(str(error)) from None
     except shapes.ValidationError as error:
         raise ValidationException(str(error)) from None
+
+
+def _has_lone_surrogate(data: object) -> bool:
+    try:
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _content_type(model: ServiceModel) -> str:

@@ -18,6 +18,7 @@ def load_model(service_name: str) -> ServiceModel:
 class ServiceEndpoint:
     model: ServiceModel
     implementation: object
+    read_only_operations: frozenset[str] = frozenset()
 
     @property
     def signing_name(self) -> str:

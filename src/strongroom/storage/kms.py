@@ -62,6 +62,8 @@ class KmsRepository:
             connection.execute(
                 sa.update(kms_keys).where(kms_keys.c.key_id == key_id).values(**values)
             )
+            # Keys are cached: without this a disabled key would keep encrypting here.
+            self._changes.bump(connection)
 
     def keys(self, account_id: str, region: str, after: str, limit: int) -> list[KmsKey]:
         """Keys ordered by id, starting after the id `after` ('' for the first page)."""

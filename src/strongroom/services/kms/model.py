@@ -19,8 +19,18 @@ RESERVED_ALIAS_PREFIX = "alias/aws/"
 MAX_TAGS_PER_KEY = 50
 MAX_ALIASES_PER_KEY = 50
 
+# Operations that write nothing to storage. The HTTP layer serves them on the event loop (their
+# reads come from caches); the others run on worker threads so a commit never stalls the loop.
+READ_ONLY_OPERATIONS = frozenset(
+    {
+        "DescribeKey", "ListKeys", "ListAliases", "ListResourceTags", "Encrypt", "Decrypt",
+        "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "GenerateRandom",
+    }
+)
+
 _KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):key/(.+)$")
 _ALIAS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):(alias/.+)$")
+_ALIAS_NAME = re.compile(r"alias/[a-zA-Z0-9:/_-]+")  # the model's AliasNameType pattern
 
 
 def default_key_policy(account_id: str) -> str:
@@ -65,12 +75,20 @@ class KeyReference:
 
 
 def parse_key_reference(text: str) -> KeyReference | None:
-    """Parse a key id, key ARN, alias name or alias ARN; None when it is none of them."""
+    """Parse a key id, key ARN, alias name or alias ARN; None when it is none of them.
+
+    Names no key or alias can have are None too, so they never reach storage (PostgreSQL
+    cannot even compare text holding a NUL character).
+    """
     if text.startswith(ALIAS_PREFIX):
-        return KeyReference(alias_name=text)
+        return KeyReference(alias_name=text) if _ALIAS_NAME.fullmatch(text) else None
     if match := _ALIAS_ARN.match(text):
+        if not _ALIAS_NAME.fullmatch(match[3]):
+            return None
         return KeyReference(alias_name=match[3], region=match[1], account_id=match[2])
     if match := _KEY_ARN.match(text):
+        if not is_key_id(match[3]):
+            return None
         return KeyReference(key_id=match[3], region=match[1], account_id=match[2])
     if is_key_id(text):
         return KeyReference(key_id=text)

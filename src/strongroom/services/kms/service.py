@@ -39,6 +39,10 @@ _DEFAULT_TAGS_PAGE = 50
 _DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}
 _MATERIAL_CACHE_SIZE = 4096
 _DRY_RUN_MESSAGE = "The request would have succeeded, but the DryRun option is set."
+# PostgreSQL text cannot hold NUL, so stored free text refuses it on every backend alike; AWS's
+# tag rules allow no control characters anyway.
+_NUL = "\0"
+_NUL_TAG_MESSAGE = "Tag keys and values cannot contain NUL characters."
 
 
 def material_aad(key_id: str, version: int) -> bytes:
@@ -95,6 +99,7 @@ class KMS:
             raise e.UnsupportedOperationException("Multi-Region keys are not supported yet.")
         policy = _checked_policy(Policy) if Policy is not None else default_key_policy(ctx.account_id)
         tags = _checked_tags(Tags or [])
+        _check_description(Description)
         key = KmsKey(
             key_id=new_key_id(),
             account_id=ctx.account_id,
@@ -131,6 +136,7 @@ class KMS:
     def update_key_description(self, ctx: RequestContext, KeyId: str, Description: str) -> None:
         key = self._resolve(ctx, KeyId, allow_alias=False)
         self._require_not_pending_deletion(key)
+        _check_description(Description)
         self._keys.update_key(key.key_id, description=Description)
 
     def enable_key(self, ctx: RequestContext, KeyId: str) -> None:
@@ -166,7 +172,7 @@ class KMS:
     def decrypt(
         self,
         ctx: RequestContext,
-        CiphertextBlob: bytes,
+        CiphertextBlob: bytes | None = None,
         EncryptionContext: Mapping[str, str] | None = None,
         GrantTokens: list[str] | None = None,
         KeyId: str | None = None,
@@ -185,8 +191,8 @@ class KMS:
     def re_encrypt(
         self,
         ctx: RequestContext,
-        CiphertextBlob: bytes,
         DestinationKeyId: str,
+        CiphertextBlob: bytes | None = None,
         SourceEncryptionContext: Mapping[str, str] | None = None,
         SourceKeyId: str | None = None,
         DestinationEncryptionContext: Mapping[str, str] | None = None,
@@ -324,6 +330,8 @@ class KMS:
     def untag_resource(self, ctx: RequestContext, KeyId: str, TagKeys: list[str]) -> None:
         key = self._resolve(ctx, KeyId, allow_alias=False)
         self._require_not_pending_deletion(key)
+        if any(_NUL in tag_key for tag_key in TagKeys):
+            raise e.TagException(_NUL_TAG_MESSAGE)
         self._keys.delete_tags(key.key_id, TagKeys)
 
     def list_resource_tags(
@@ -430,11 +438,17 @@ class KMS:
     def _open(
         self,
         ctx: RequestContext,
-        blob: bytes,
+        blob: bytes | None,
         context: Mapping[str, str] | None,
         key_id: str | None,
         algorithm: str,
     ) -> tuple[KmsKey, bytes]:
+        if blob is None:
+            # The model makes CiphertextBlob optional (for DryRunModifiers); decrypting needs it.
+            raise e.ValidationException(
+                "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy "
+                "constraint: Member must not be null"
+            )
         try:
             header = ciphertext.read_header(blob)
         except ciphertext.MalformedCiphertext:
@@ -523,12 +537,19 @@ def _checked_tags(tags: list[dict[str, str]]) -> dict[str, str]:
         key = tag["TagKey"]
         if key.startswith("aws:"):
             raise e.TagException("Tag keys beginning with 'aws:' are reserved.")
+        if _NUL in key or _NUL in tag["TagValue"]:
+            raise e.TagException(_NUL_TAG_MESSAGE)
         if key in result:
             raise e.TagException(f"Duplicate tag key {key}.")
         result[key] = tag["TagValue"]
     if len(result) > MAX_TAGS_PER_KEY:
         raise e.LimitExceededException(f"A KMS key can have at most {MAX_TAGS_PER_KEY} tags.")
     return result
+
+
+def _check_description(description: str) -> None:
+    if _NUL in description:
+        raise e.ValidationException("The description cannot contain NUL characters.")
 
 
 def _check_alias_name(alias_name: str) -> None:
