@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shlex
 import shutil
 import ssl
@@ -35,6 +36,8 @@ def _settings(data_dir: Path | None, storage: str | None = None, **overrides: An
 @click.version_option(__version__)
 def main() -> None:
     """Strongroom: secrets and key management that speaks the AWS APIs."""
+    # Everything the server or CLI creates (storage, keys, certificates) is for this user only.
+    os.umask(0o077)
 
 
 @main.command()
