@@ -164,6 +164,9 @@ def test_unknown_keys_aliases_and_other_accounts_are_not_found(kms, key):
         "not-a-key-id",
     ]
     with unchanged(kms, key["KeyId"]):
+        missing_arn = key["Arn"].replace(key["KeyId"], missing)
+        with aws_error("NotFoundException", message=f"Key '{missing_arn}' does not exist"):
+            kms.describe_key(KeyId=missing)
         for reference in references:
             with aws_error("NotFoundException"):
                 kms.describe_key(KeyId=reference)
@@ -188,6 +191,22 @@ def test_create_key_with_asymmetric_spec_is_not_supported_yet(kms, raw_kms):
             kms.create_key(CustomerMasterKeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")
         with aws_error("ValidationException"):
             raw_kms.create_key(KeySpec="RSA_9999")
+
+
+def test_create_key_with_key_usage_a_symmetric_key_cannot_have(kms):
+    with unchanged(kms):
+        for usage in ("SIGN_VERIFY", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT"):
+            with aws_error("ValidationException"):
+                kms.create_key(KeySpec="SYMMETRIC_DEFAULT", KeyUsage=usage)
+
+
+def test_asymmetric_algorithms_on_a_symmetric_key_are_invalid_key_usage(kms, key):
+    blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x")["CiphertextBlob"]
+    for algorithm in ("RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "SM2PKE"):
+        with aws_error("InvalidKeyUsageException"):
+            kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x", EncryptionAlgorithm=algorithm)
+        with aws_error("InvalidKeyUsageException"):
+            kms.decrypt(CiphertextBlob=blob, EncryptionAlgorithm=algorithm)
 
 
 @pytest.mark.parametrize(
@@ -382,12 +401,8 @@ def test_alias_name_rules(kms, raw_kms, key, other_key):
 
 
 def test_alias_at_the_longest_allowed_name(kms, key):
-    alias = "alias/" + "a" * 250
-    try:
-        kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
-    except ClientError as error:  # the other backend's run may have created it already
-        assert error.response["Error"]["Code"] == "AlreadyExistsException"
-        kms.update_alias(AliasName=alias, TargetKeyId=key["KeyId"])
+    alias = f"alias/{uuid.uuid4().hex}".ljust(256, "a")
+    kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
     assert kms.describe_key(KeyId=alias)["KeyMetadata"]["KeyId"] == key["KeyId"]
     kms.delete_alias(AliasName=alias)
 
@@ -485,7 +500,10 @@ def test_encryption_context_must_match_exactly(kms, key):
     ]
     reordered = dict(reversed(list(context.items())))
     assert kms.decrypt(CiphertextBlob=blob, EncryptionContext=reordered)["Plaintext"] == b"ctx"
-    for wrong in (None, {}, {"purpose": "phi"}, {**context, "extra": "x"}, {**context, "record": "1"}):
+    wrong_contexts = (
+        None, {}, {"purpose": "phi"}, {**context, "extra": "x"}, {**context, "record": "1"}
+    )
+    for wrong in wrong_contexts:
         with aws_error("InvalidCiphertextException"):
             if wrong is None:
                 kms.decrypt(CiphertextBlob=blob)

@@ -79,7 +79,8 @@ def _error_status(model: ServiceModel | None, error: AwsError) -> int:
         return error.status
     if model is not None and error.code in model.shape_names:
         metadata = model.shape_for(error.code).metadata
-        return int(metadata.get("error", {}).get("httpStatusCode", 500 if metadata.get("fault") else 400))
+        default = 500 if metadata.get("fault") else 400
+        return int(metadata.get("error", {}).get("httpStatusCode", default))
     return 400
 
 

@@ -97,7 +97,9 @@ class KMS:
             raise e.UnsupportedOperationException(f"Origin {Origin} is not supported yet.")
         if MultiRegion:
             raise e.UnsupportedOperationException("Multi-Region keys are not supported yet.")
-        policy = _checked_policy(Policy) if Policy is not None else default_key_policy(ctx.account_id)
+        policy = (
+            _checked_policy(Policy) if Policy is not None else default_key_policy(ctx.account_id)
+        )
         tags = _checked_tags(Tags or [])
         _check_description(Description)
         key = KmsKey(
@@ -183,7 +185,9 @@ class KMS:
     ) -> dict[str, Any]:
         if Recipient is not None:
             raise e.UnsupportedOperationException("Nitro Enclaves recipients are not supported.")
-        key, plaintext = self._open(ctx, CiphertextBlob, EncryptionContext, KeyId, EncryptionAlgorithm)
+        key, plaintext = self._open(
+            ctx, CiphertextBlob, EncryptionContext, KeyId, EncryptionAlgorithm
+        )
         if DryRun:
             raise e.DryRunOperationException(_DRY_RUN_MESSAGE)
         return {"KeyId": key.arn, "Plaintext": plaintext, "EncryptionAlgorithm": SYMMETRIC_DEFAULT}
@@ -205,7 +209,9 @@ class KMS:
         source, plaintext = self._open(
             ctx, CiphertextBlob, SourceEncryptionContext, SourceKeyId, SourceEncryptionAlgorithm
         )
-        destination, material = self._usable_key(ctx, DestinationKeyId, DestinationEncryptionAlgorithm)
+        destination, material = self._usable_key(
+            ctx, DestinationKeyId, DestinationEncryptionAlgorithm
+        )
         if DryRun:
             raise e.DryRunOperationException(_DRY_RUN_MESSAGE)
         blob = ciphertext.seal(
@@ -236,7 +242,9 @@ class KMS:
     ) -> dict[str, Any]:
         if Recipient is not None:
             raise e.UnsupportedOperationException("Nitro Enclaves recipients are not supported.")
-        key, plaintext, blob = self._data_key(ctx, KeyId, EncryptionContext, NumberOfBytes, KeySpec, DryRun)
+        key, plaintext, blob = self._data_key(
+            ctx, KeyId, EncryptionContext, NumberOfBytes, KeySpec, DryRun
+        )
         return {"CiphertextBlob": blob, "Plaintext": plaintext, "KeyId": key.arn}
 
     def generate_data_key_without_plaintext(
@@ -314,7 +322,8 @@ class KMS:
             }
             for a in aliases[:Limit]
         ]
-        return _paged("Aliases", page, aliases[Limit - 1].alias_name if len(aliases) > Limit else None)
+        next_marker = aliases[Limit - 1].alias_name if len(aliases) > Limit else None
+        return _paged("Aliases", page, next_marker)
 
     # Tags
 
@@ -409,7 +418,8 @@ class KMS:
             raise e.KMSInvalidStateException(f"{key.arn} is {_state_words(key.key_state)}.")
         if key.key_usage != ENCRYPT_DECRYPT or algorithm != SYMMETRIC_DEFAULT:
             raise e.InvalidKeyUsageException(
-                f"You cannot use {algorithm} with KMS key {key.arn} ({key.key_spec}, {key.key_usage})."
+                f"You cannot use {algorithm} with KMS key {key.arn} "
+                f"({key.key_spec}, {key.key_usage})."
             )
 
     def _usable_key(self, ctx: RequestContext, key_id: str, algorithm: str) -> tuple[KmsKey, bytes]:
@@ -483,12 +493,15 @@ class KMS:
         if dry_run:
             raise e.DryRunOperationException(_DRY_RUN_MESSAGE)
         plaintext = os.urandom(number_of_bytes or _DATA_KEY_BYTES[key_spec or "AES_256"])
-        blob = ciphertext.seal(key.key_id, key.current_material_version, material, plaintext, context)
+        blob = ciphertext.seal(
+            key.key_id, key.current_material_version, material, plaintext, context
+        )
         return key, plaintext, blob
 
 
 def _key_metadata(key: KmsKey) -> dict[str, Any]:
-    material_id = hashlib.sha256(f"{key.key_id}/{key.current_material_version}".encode()).hexdigest()
+    material = f"{key.key_id}/{key.current_material_version}".encode()
+    material_id = hashlib.sha256(material).hexdigest()
     return {
         "AWSAccountId": key.account_id,
         "KeyId": key.key_id,
@@ -527,7 +540,9 @@ def _checked_policy(policy: str) -> str:
     except ValueError:
         raise e.MalformedPolicyDocumentException("The policy is not valid JSON.") from None
     if not isinstance(document, dict) or "Statement" not in document:
-        raise e.MalformedPolicyDocumentException("The policy must be a JSON object with a Statement.")
+        raise e.MalformedPolicyDocumentException(
+            "The policy must be a JSON object with a Statement."
+        )
     return policy
 
 
