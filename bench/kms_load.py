@@ -67,10 +67,14 @@ class Target:
     secret: str
     verify: str | bool
 
-    def client(self):  # noqa: ANN201
+    def client(self):
         return boto3.client(
-            "kms", endpoint_url=self.endpoint, region_name=REGION, verify=self.verify,
-            aws_access_key_id=self.access_key_id, aws_secret_access_key=self.secret,
+            "kms",
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            verify=self.verify,
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret,
             config=Config(retries={"max_attempts": 1}),
         )
 
@@ -88,9 +92,20 @@ def start_strongroom(workdir: Path) -> Target:
     data_dir = workdir / "strongroom"
     log = open(workdir / "strongroom.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
-        [sys.executable, "-m", "strongroom", "server", "--data-dir", str(data_dir),
-         "--port", str(port), "--log-level", "warning"],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "strongroom",
+            "server",
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     ca = data_dir / "tls" / "ca.pem"
     deadline = time.monotonic() + 30
@@ -104,25 +119,44 @@ def start_strongroom(workdir: Path) -> Target:
     credentials = dict(
         line.split(" = ") for line in (data_dir / "credentials").read_text().splitlines()[1:]
     )
-    return Target("strongroom (TLS)", f"https://localhost:{port}", process,
-                  credentials["aws_access_key_id"], credentials["aws_secret_access_key"], str(ca))
+    return Target(
+        "strongroom (TLS)",
+        f"https://localhost:{port}",
+        process,
+        credentials["aws_access_key_id"],
+        credentials["aws_secret_access_key"],
+        str(ca),
+    )
 
 
 def start_moto(workdir: Path) -> Target:
     port = free_port()
     log = open(workdir / "moto.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen([shutil.which("moto_server") or "moto_server", "-p", str(port)],
-                               stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [shutil.which("moto_server") or "moto_server", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     wait_http(f"http://127.0.0.1:{port}/moto-api/")
-    return Target("moto_server (HTTP)", f"http://127.0.0.1:{port}", process,
-                  "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", False)
+    return Target(
+        "moto_server (HTTP)",
+        f"http://127.0.0.1:{port}",
+        process,
+        "AKIAIOSFODNN7EXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        False,
+    )
 
 
 def write_signed_request(target: Target, operation: str, body: dict, path: Path) -> None:
     request = AWSRequest(
-        method="POST", url=target.endpoint + "/", data=json.dumps(body).encode(),
-        headers={"X-Amz-Target": f"TrentService.{operation}",
-                 "Content-Type": "application/x-amz-json-1.1"},
+        method="POST",
+        url=target.endpoint + "/",
+        data=json.dumps(body).encode(),
+        headers={
+            "X-Amz-Target": f"TrentService.{operation}",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
     )
     SigV4Auth(Credentials(target.access_key_id, target.secret), "kms", REGION).add_auth(request)
     lines = ["POST", *(f"{k}: {v}" for k, v in request.headers.items()), ""]
@@ -133,9 +167,19 @@ def run_wrk(target: Target, request_file: Path, connections: int, duration: int)
     threads = min(connections, 2)
     cpu_before = target.cpu_seconds()
     output = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency",
-         "-s", str(HERE / "request.lua"), target.endpoint + "/"],
-        capture_output=True, text=True, env={**os.environ, "BENCH_REQUEST": str(request_file)},
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
+            "-s",
+            str(HERE / "request.lua"),
+            target.endpoint + "/",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BENCH_REQUEST": str(request_file)},
         check=True,
     ).stdout
     cpu = target.cpu_seconds() - cpu_before
@@ -172,8 +216,14 @@ def main() -> None:
                 write_signed_request(target, operation, body, request_file)
                 for connections in CONNECTIONS:
                     result = run_wrk(target, request_file, connections, options.duration)
-                    rows.append({"server": target.name, "workload": workload,
-                                 "connections": connections, **result})
+                    rows.append(
+                        {
+                            "server": target.name,
+                            "workload": workload,
+                            "connections": connections,
+                            **result,
+                        }
+                    )
                     print(json.dumps(rows[-1]), flush=True)
     finally:
         for target in targets:

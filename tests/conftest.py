@@ -38,7 +38,8 @@ def _storage_args(backend: str, request: pytest.FixtureRequest, stack: ExitStack
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def dev_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
     session_stack: ExitStack,
 ) -> Iterator[Server]:
     """One shared `--dev` server per backend; tests isolate themselves with unique names."""
@@ -50,9 +51,7 @@ def dev_server(
 
 
 @pytest.fixture
-def make_server(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[Callable[..., Server]]:
+def make_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Server]]:
     """Build non-dev (TLS) servers with their own data directory, on a chosen backend."""
     servers: list[Server] = []
     with ExitStack() as stack:
@@ -60,8 +59,9 @@ def make_server(
         def build(backend: str = "sqlite", *extra: str, start: bool = True) -> Server:
             data_dir = tmp_path / f"data{len(servers)}"
             args = [*_storage_args(backend, request, stack), *extra]
-            server = Server(args=args, log_path=tmp_path / f"server{len(servers)}.log",
-                            data_dir=data_dir)
+            server = Server(
+                args=args, log_path=tmp_path / f"server{len(servers)}.log", data_dir=data_dir
+            )
             servers.append(server)
             return server.start() if start else server
 

@@ -66,7 +66,8 @@ def _write_private_file(path: Path, data: bytes) -> Path:
 
 
 def _credentials_text(access_key_id: str, secret: str) -> bytes:
-    return f"[default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret}\n".encode()
+    text = f"[default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret}\n"
+    return text.encode()
 
 
 def is_initialized(engine: Engine) -> bool:
@@ -74,8 +75,11 @@ def is_initialized(engine: Engine) -> bool:
 
 
 def initialize(
-    settings: Settings, engine: Engine, seal_kind: seals.SealKind = "file",
-    shares: int = 5, threshold: int = 3,
+    settings: Settings,
+    engine: Engine,
+    seal_kind: seals.SealKind = "file",
+    shares: int = 5,
+    threshold: int = 3,
 ) -> InitResult:
     state = SystemStateRepository(engine)
     if state.get(system.KEYRING) is not None:

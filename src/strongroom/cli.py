@@ -42,20 +42,33 @@ def main() -> None:
 
 @main.command()
 @_data_dir_option
-@click.option("--storage", envvar="STRONGROOM_STORAGE", help="Storage URL: sqlite:///PATH or postgresql://...")
-@click.option("--host", envvar="STRONGROOM_HOST", help=f"Listen address [default {config.DEFAULT_HOST}].")
+@click.option(
+    "--storage", envvar="STRONGROOM_STORAGE", help="Storage URL: sqlite:///PATH or postgresql://..."
+)
+@click.option(
+    "--host", envvar="STRONGROOM_HOST", help=f"Listen address [default {config.DEFAULT_HOST}]."
+)
 @click.option("--port", envvar="STRONGROOM_PORT", type=int, help="Listen port.")
-@click.option("--region", envvar="STRONGROOM_REGION", help=f"Default region [{config.DEFAULT_REGION}].")
-@click.option("--root-key-file", envvar="STRONGROOM_ROOT_KEY_FILE", help="File seal: root key path.")
+@click.option(
+    "--region", envvar="STRONGROOM_REGION", help=f"Default region [{config.DEFAULT_REGION}]."
+)
+@click.option(
+    "--root-key-file", envvar="STRONGROOM_ROOT_KEY_FILE", help="File seal: root key path."
+)
 @click.option("--account-id", envvar="STRONGROOM_ACCOUNT_ID", help="Account id of the first start.")
 @click.option("--dev", is_flag=True, help="Throwaway test server: plain HTTP, test credentials.")
 @click.option("--access-key-id", envvar="STRONGROOM_DEV_ACCESS_KEY_ID", help="--dev access key id.")
-@click.option("--secret-access-key", envvar="STRONGROOM_DEV_SECRET_ACCESS_KEY", help="--dev secret key.")
-@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option(
+    "--secret-access-key", envvar="STRONGROOM_DEV_SECRET_ACCESS_KEY", help="--dev secret key."
+)
+@click.option(
+    "--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"])
+)
 def server(data_dir: Path | None, dev: bool, log_level: str, **options: Any) -> None:
     """Start the server (initialising the data directory on first start)."""
     logging.basicConfig(
-        level=log_level.upper(), stream=sys.stderr,
+        level=log_level.upper(),
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     from strongroom.http.server import serve
@@ -93,7 +106,9 @@ def server(data_dir: Path | None, dev: bool, log_level: str, **options: Any) -> 
 @click.option("--seal", "seal_kind", type=click.Choice(["file", "shamir"]), default="file")
 @click.option("--key-shares", default=5, show_default=True, help="Shamir: shares to create.")
 @click.option("--key-threshold", default=3, show_default=True, help="Shamir: shares to unseal.")
-@click.option("--root-key-file", envvar="STRONGROOM_ROOT_KEY_FILE", help="File seal: root key path.")
+@click.option(
+    "--root-key-file", envvar="STRONGROOM_ROOT_KEY_FILE", help="File seal: root key path."
+)
 @click.option("--account-id", envvar="STRONGROOM_ACCOUNT_ID")
 @click.option("--region", envvar="STRONGROOM_REGION")
 def init(
@@ -208,8 +223,11 @@ def dev() -> None:
 
 
 _endpoint_option = click.option(
-    "--endpoint", envvar="AWS_ENDPOINT_URL", default=f"http://localhost:{config.DEFAULT_DEV_PORT}",
-    show_default=True, help="The dev server [env AWS_ENDPOINT_URL].",
+    "--endpoint",
+    envvar="AWS_ENDPOINT_URL",
+    default=f"http://localhost:{config.DEFAULT_DEV_PORT}",
+    show_default=True,
+    help="The dev server [env AWS_ENDPOINT_URL].",
 )
 
 
@@ -243,12 +261,17 @@ def _read_credentials(settings: Settings) -> tuple[str, str]:
 
 
 def _control(
-    settings: Settings, method: str, path: str, payload: dict[str, Any] | None = None,
+    settings: Settings,
+    method: str,
+    path: str,
+    payload: dict[str, Any] | None = None,
     signed: bool = False,
 ) -> dict[str, Any]:
     """Call the local server's operator endpoint, trusting its CA."""
     if not settings.ca_file.exists():
-        raise ConnectionError(f"no CA certificate at {settings.ca_file}: start the server once first")
+        raise ConnectionError(
+            f"no CA certificate at {settings.ca_file}: start the server once first"
+        )
     url = settings.endpoint + path
     body = json.dumps(payload).encode() if payload is not None else None
     headers = {"content-type": "application/json"}
@@ -279,10 +302,14 @@ def _dev_control(endpoint: str, path: str, payload: dict[str, Any]) -> dict[str,
 
 
 def _request(
-    url: str, method: str, body: bytes | None, headers: dict[str, str],
+    url: str,
+    method: str,
+    body: bytes | None,
+    headers: dict[str, str],
     context: ssl.SSLContext | None,
 ) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    # Only ever http(s) URLs built from the configured endpoint.
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310
     try:
         with urllib.request.urlopen(request, context=context, timeout=10) as response:  # noqa: S310
             return response.status, dict(json.load(response))

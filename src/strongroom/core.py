@@ -57,7 +57,7 @@ class Core:
             IdentityRepository(engine, self._changes), self.barrier, aws_regions(), wall_clock
         )
         self.dispatcher = Dispatcher(
-            Registry([ServiceEndpoint(load_model("kms"), self.kms, kms_model.READ_ONLY_OPERATIONS)]),
+            Registry([ServiceEndpoint(load_model("kms"), self.kms, kms_model.CACHED_OPERATIONS)]),
             self.authenticator,
             self.barrier,
         )
@@ -104,7 +104,10 @@ class Core:
         )
 
     def may_seal(self, principal: Principal) -> bool:
-        return principal.access_key_id == (self._state.get(system.BOOTSTRAP_ACCESS_KEY) or b"").decode()
+        return (
+            principal.access_key_id
+            == (self._state.get(system.BOOTSTRAP_ACCESS_KEY) or b"").decode()
+        )
 
     def health(self) -> dict[str, Any]:
         status = self.seal_status()

@@ -61,7 +61,9 @@ def prepare_node(settings: Settings) -> tuple[Core, ssl.SSLContext | None]:
         if not settings.dev:
             log.info(
                 "initialised %s: account %s; administrator credentials in %s",
-                settings.data_dir, result.account_id, settings.credentials_file,
+                settings.data_dir,
+                result.account_id,
+                settings.credentials_file,
             )
     core = Core(settings, engine)
     tls_context = None

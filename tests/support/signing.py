@@ -41,7 +41,9 @@ def signed_request(
     return request
 
 
-def send(server: Server, request: AWSRequest, body: bytes | None = None) -> tuple[int, dict[str, Any]]:
+def send(
+    server: Server, request: AWSRequest, body: bytes | None = None
+) -> tuple[int, dict[str, Any]]:
     """Send a prepared request (optionally with a different body than was signed)."""
     headers = {k: v for k, v in request.headers.items()}
     response = _http.request(

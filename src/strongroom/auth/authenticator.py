@@ -11,7 +11,7 @@ from strongroom.auth.sigv4 import AuthFailure, FailureKind, HttpRequest
 from strongroom.barrier.barrier import Barrier
 from strongroom.storage.identity import IdentityRepository
 
-_INVALID_TOKEN = "The security token included in the request is invalid."
+_INVALID_TOKEN = "The security token included in the request is invalid."  # noqa: S105
 _SECRET_CACHE_SIZE = 1024
 
 
@@ -43,7 +43,9 @@ class Authenticator:
         record = self._identities.access_key(parsed.scope.access_key_id)
         if record is None or record.status != "Active":
             raise AuthFailure(FailureKind.UNKNOWN_KEY, _INVALID_TOKEN)
-        sigv4.verify_signature(request, parsed, self._secret(record.access_key_id, record.secret_blob))
+        sigv4.verify_signature(
+            request, parsed, self._secret(record.access_key_id, record.secret_blob)
+        )
         principal = Principal(
             account_id=record.account_id,
             user_name=record.user_name,

@@ -25,7 +25,7 @@ _WHITESPACE = re.compile(r"\s+")
 
 
 class FailureKind(enum.Enum):
-    MISSING_TOKEN = "missing"  # no authentication at all
+    MISSING_TOKEN = "missing"  # noqa: S105 - a failure kind, not a credential  # no authentication at all
     INCOMPLETE = "incomplete"  # malformed Authorization header or missing date
     UNKNOWN_KEY = "unknown_key"  # access key id not known or not active
     BAD_SIGNATURE = "bad_signature"  # signature, scope or time is wrong
@@ -118,8 +118,13 @@ def _parse_amz_date(text: str) -> datetime:
     if len(text) != 16 or text[8] != "T" or text[15] != "Z" or not text[:8].isdigit():
         raise ValueError(text)
     return datetime(
-        int(text[0:4]), int(text[4:6]), int(text[6:8]),
-        int(text[9:11]), int(text[11:13]), int(text[13:15]), tzinfo=UTC,
+        int(text[0:4]),
+        int(text[4:6]),
+        int(text[6:8]),
+        int(text[9:11]),
+        int(text[11:13]),
+        int(text[13:15]),
+        tzinfo=UTC,
     )
 
 

@@ -35,7 +35,7 @@ def _message_key(key: bytes, salt: bytes, purpose: bytes) -> AESGCM:
 
 
 def encrypt(key: bytes, plaintext: bytes, aad: bytes, purpose: bytes) -> bytes:
-    """Return salt | nonce | ciphertext | tag. `purpose` separates keys derived for different uses."""
+    """Return salt | nonce | ciphertext | tag; `purpose` separates keys derived for other uses."""
     salt = os.urandom(SALT_LEN)
     nonce = os.urandom(NONCE_LEN)
     return salt + nonce + _message_key(key, salt, purpose).encrypt(nonce, plaintext, aad)

@@ -1,8 +1,8 @@
 """The ASGI application: health, operator endpoints, and every AWS API request.
 
 AWS requests are handed whole to the protocol dispatcher: on the event loop when the operation
-writes nothing to storage (its reads come from caches), else on a worker thread so that a commit
-never stalls other requests. This module knows nothing of services or operations.
+is answered from process caches, else on a worker thread so that a commit or a query never
+stalls other requests. This module knows nothing of services or operations.
 """
 
 from __future__ import annotations
@@ -62,8 +62,10 @@ def create_app(core: Core) -> ASGIApp:
     control = _control_app(core)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] == "/health" or scope["path"].startswith(
-            CONTROL_PREFIX
+        if (
+            scope["type"] != "http"
+            or scope["path"] == "/health"
+            or scope["path"].startswith(CONTROL_PREFIX)
         ):
             await control(scope, receive, send)
         else:
@@ -83,7 +85,7 @@ async def _aws_api(core: Core, scope: Scope, receive: Receive, send: Send) -> No
         await too_large(scope, receive, send)
         return
     wire = _wire_request(scope, body)
-    if core.dispatcher.writes_storage(wire):
+    if core.dispatcher.needs_thread(wire):
         result = await anyio.to_thread.run_sync(core.dispatcher.dispatch, wire)
     else:
         result = core.dispatcher.dispatch(wire)

@@ -44,10 +44,10 @@ class Dispatcher:
         self._authenticator = authenticator
         self._barrier = barrier
 
-    def writes_storage(self, request: WireRequest) -> bool:
-        """Whether the request may write to storage (unknown requests count as writing)."""
+    def needs_thread(self, request: WireRequest) -> bool:
+        """Whether the request may wait on storage (anything not known to be cached does)."""
         endpoint, operation_name = self._route(request)
-        return endpoint is None or operation_name not in endpoint.read_only_operations
+        return endpoint is None or operation_name not in endpoint.cached_operations
 
     def dispatch(self, request: WireRequest) -> WireResponse:
         request_id = str(uuid.uuid4())
@@ -62,11 +62,15 @@ class Dispatcher:
         except AwsError as error:
             return self._error(model, error, request_id, operation_name)
         except SealedError:
-            return self._error(model, ServiceUnavailableException(SEALED_MESSAGE), request_id, operation_name)
+            return self._error(
+                model, ServiceUnavailableException(SEALED_MESSAGE), request_id, operation_name
+            )
         except Exception:
             # A bug: log where it happened (never parameters or values) and answer as AWS does.
             log.exception("request %s: unexpected failure in %s", request_id, operation_name)
-            return self._error(model, InternalFailure("An internal error occurred."), request_id, operation_name)
+            return self._error(
+                model, InternalFailure("An internal error occurred."), request_id, operation_name
+            )
 
     def _route(self, request: WireRequest) -> tuple[ServiceEndpoint | None, str]:
         target = json_codec.target(request)

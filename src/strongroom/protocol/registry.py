@@ -18,7 +18,7 @@ def load_model(service_name: str) -> ServiceModel:
 class ServiceEndpoint:
     model: ServiceModel
     implementation: object
-    read_only_operations: frozenset[str] = frozenset()
+    cached_operations: frozenset[str] = frozenset()
 
     @property
     def signing_name(self) -> str:
@@ -35,7 +35,9 @@ class ServiceEndpoint:
 class Registry:
     def __init__(self, endpoints: list[ServiceEndpoint]) -> None:
         self._by_target_prefix = {
-            e.model.metadata["targetPrefix"]: e for e in endpoints if "targetPrefix" in e.model.metadata
+            e.model.metadata["targetPrefix"]: e
+            for e in endpoints
+            if "targetPrefix" in e.model.metadata
         }
         self._by_signing_name = {e.signing_name: e for e in endpoints}
 

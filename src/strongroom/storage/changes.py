@@ -33,7 +33,9 @@ class ChangeFeed:
         self._checked_at = 0.0
         self._lock = threading.Lock()
 
-    def cached(self, cache: dict[Hashable, object], key: Hashable, load: Callable[[], Value]) -> Value:
+    def cached(
+        self, cache: dict[Hashable, object], key: Hashable, load: Callable[[], Value]
+    ) -> Value:
         """The cached value of `key`, loading (and remembering) it on a miss."""
         self._poll()
         if key in cache:

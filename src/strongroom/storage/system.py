@@ -44,8 +44,12 @@ class SystemStateRepository:
                 connection.execute(
                     sa.insert(system_state), [{"name": n, "value": v} for n, v in values.items()]
                 )
-                connection.execute(sa.insert(accounts).values(account_id=account_id, created_at=now))
-                connection.execute(sa.insert(access_keys).values(**asdict(admin_key), created_at=now))
+                connection.execute(
+                    sa.insert(accounts).values(account_id=account_id, created_at=now)
+                )
+                connection.execute(
+                    sa.insert(access_keys).values(**asdict(admin_key), created_at=now)
+                )
         except sa.exc.IntegrityError:
             return False
         return True

@@ -38,8 +38,13 @@ def _context_bytes(context: Mapping[str, str] | None) -> bytes:
     return json.dumps(dict(sorted((context or {}).items())), separators=(",", ":")).encode()
 
 
-def seal(key_id: str, material_version: int, material: bytes, plaintext: bytes,
-         context: Mapping[str, str] | None) -> bytes:
+def seal(
+    key_id: str,
+    material_version: int,
+    material: bytes,
+    plaintext: bytes,
+    context: Mapping[str, str] | None,
+) -> bytes:
     header = _HEADER.pack(FORMAT_VERSION, uuid.UUID(key_id).bytes, material_version)
     return header + aead.encrypt(material, plaintext, header + _context_bytes(context), _PURPOSE)
 

@@ -19,12 +19,18 @@ RESERVED_ALIAS_PREFIX = "alias/aws/"
 MAX_TAGS_PER_KEY = 50
 MAX_ALIASES_PER_KEY = 50
 
-# Operations that write nothing to storage. The HTTP layer serves them on the event loop (their
-# reads come from caches); the others run on worker threads so a commit never stalls the loop.
-READ_ONLY_OPERATIONS = frozenset(
+# Operations answered from process caches (storage is touched only on a cache miss). The HTTP
+# layer serves them on the event loop; everything else runs on worker threads, so that a commit
+# or a list query never stalls other requests.
+CACHED_OPERATIONS = frozenset(
     {
-        "DescribeKey", "ListKeys", "ListAliases", "ListResourceTags", "Encrypt", "Decrypt",
-        "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "GenerateRandom",
+        "DescribeKey",
+        "Encrypt",
+        "Decrypt",
+        "ReEncrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateRandom",
     }
 )
 
