@@ -78,6 +78,8 @@ def server(data_dir: Path | None, dev: bool, log_level: str, **options: Any) -> 
     if dev:
         if data_dir is not None:
             raise click.UsageError("--dev always uses a throwaway data directory")
+        if options["host"] and not config.is_loopback(options["host"]):
+            raise click.UsageError("a --dev server listens on loopback only")
         data_dir = Path(tempfile.mkdtemp(prefix="strongroom-dev-"))
         options["account_id"] = options["account_id"] or config.DEV_ACCOUNT_ID
         options["port"] = options["port"] or config.DEFAULT_DEV_PORT
@@ -88,8 +90,6 @@ def server(data_dir: Path | None, dev: bool, log_level: str, **options: Any) -> 
     elif options.pop("access_key_id") or options.pop("secret_access_key"):
         raise click.UsageError("--access-key-id/--secret-access-key are for --dev servers only")
     settings = _settings(data_dir, dev=dev, **options)
-    if dev and not config.is_loopback(settings.host):
-        raise click.UsageError("a --dev server listens on loopback only")
     try:
         core, tls_context = prepare_node(settings)
         serve(core, tls_context)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from strongroom.storage.kms import KmsRepository
 from strongroom.storage.system import SystemStateRepository
 
 _OFFSET = struct.Struct(">d")
+log = logging.getLogger("strongroom.seal")
 
 
 @dataclass(frozen=True)
@@ -71,11 +73,21 @@ class Core:
 
     def submit_unseal_share(self, share: str) -> SealStatus:
         if self._unsealer is None:
-            raise seals.SealError("this server uses the file seal; it takes no unseal shares")
+            raise seals.SealError(
+                "this server uses the file seal: it takes no unseal shares; restart it to unseal"
+            )
         if self.barrier.sealed:
-            progress = self._unsealer.submit(share)
-            if progress.root_key is not None:
-                self._open_barrier(progress.root_key)
+            try:
+                progress = self._unsealer.submit(share)
+                if progress.root_key is not None:
+                    self._open_barrier(progress.root_key)
+            except seals.SealError as error:
+                log.warning("unseal share refused: %s", error)
+                raise
+            if self.barrier.sealed:
+                log.info("unseal share accepted: %d of %d", progress.submitted, progress.threshold)
+            else:
+                log.warning("unsealed with %d shares", progress.threshold)
         return self.seal_status()
 
     def _open_barrier(self, root_key: bytes) -> None:

@@ -56,7 +56,11 @@ def prepare_node(settings: Settings) -> tuple[Core, ssl.SSLContext | None]:
     if settings.dev and bootstrap.is_initialized(engine):
         raise SystemExit("a --dev server needs empty storage; this storage is in use")
     if not bootstrap.is_initialized(engine):
-        result = bootstrap.initialize(settings, engine)
+        try:
+            result = bootstrap.initialize(settings, engine)
+        except bootstrap.AlreadyInitialized as error:
+            # E.g. a root key file left from an earlier installation: say so, no traceback.
+            raise SystemExit(f"cannot initialise: {error}") from None
         settings.account_id = result.account_id
         if not settings.dev:
             log.info(
@@ -65,7 +69,10 @@ def prepare_node(settings: Settings) -> tuple[Core, ssl.SSLContext | None]:
                 result.account_id,
                 settings.credentials_file,
             )
-    core = Core(settings, engine)
+    try:
+        core = Core(settings, engine)
+    except SealError as error:
+        raise SystemExit(f"cannot start: {error}") from None
     tls_context = None
     if not settings.dev:
         settings.save()

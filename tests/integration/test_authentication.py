@@ -39,8 +39,10 @@ def _signed(**kwargs: Any) -> Builder:
 
 def _body_altered(server: Server, target: str, body: dict[str, Any]) -> Built:
     request = signed_request(server, target, body)
-    altered = {name: f"{value}-altered" if isinstance(value, str) else value
-               for name, value in body.items()}
+    altered = {
+        name: f"{value}-altered" if isinstance(value, str) else value
+        for name, value in body.items()
+    }
     return request, json.dumps(altered).encode()
 
 
@@ -90,7 +92,9 @@ class _HostUnsignedAuth(SigV4Auth):
 
 def _host_unsigned(server: Server, target: str, body: dict[str, Any]) -> Built:
     request = AWSRequest(
-        method="POST", url=server.endpoint + "/", data=json.dumps(body).encode(),
+        method="POST",
+        url=server.endpoint + "/",
+        data=json.dumps(body).encode(),
         headers={"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"},
     )
     _HostUnsignedAuth(Credentials(*server.credentials()), "kms", REGION).add_auth(request)
@@ -101,33 +105,80 @@ def _host_unsigned(server: Server, target: str, body: dict[str, Any]) -> Built:
 BAD = "InvalidSignatureException"
 INCOMPLETE = "IncompleteSignatureException"
 CASES = [
-    Case("wrong-secret", _signed(credentials=(DEV_ACCESS_KEY_ID, DEV_SECRET_ACCESS_KEY[::-1])),
-         BAD, "The request signature we calculated does not match"),
-    Case("body-altered-after-signing", _body_altered,
-         BAD, "The request signature we calculated does not match"),
+    Case(
+        "wrong-secret",
+        _signed(credentials=(DEV_ACCESS_KEY_ID, DEV_SECRET_ACCESS_KEY[::-1])),
+        BAD,
+        "The request signature we calculated does not match",
+    ),
+    Case(
+        "body-altered-after-signing",
+        _body_altered,
+        BAD,
+        "The request signature we calculated does not match",
+    ),
     Case("signed-20-minutes-ago", _signed_at(timedelta(minutes=-20)), BAD, "Signature expired"),
-    Case("signed-20-minutes-ahead", _signed_at(timedelta(minutes=20)),
-         BAD, "Signature not yet current"),
-    Case("no-authorization-header", _without_header("Authorization"),
-         "MissingAuthenticationTokenException", "missing Authentication Token"),
-    Case("authorization-without-signature", _without_part("Signature"),
-         INCOMPLETE, "requires 'Signature' parameter"),
-    Case("authorization-without-signed-headers", _without_part("SignedHeaders"),
-         INCOMPLETE, "requires 'SignedHeaders' parameter"),
-    Case("authorization-without-credential", _without_part("Credential"),
-         INCOMPLETE, "requires 'Credential' parameter"),
-    Case("other-algorithm", _edited_authorization(lambda h: h.replace("SHA256", "SHA512", 1)),
-         INCOMPLETE, "Unsupported AWS 'algorithm'"),
+    Case(
+        "signed-20-minutes-ahead",
+        _signed_at(timedelta(minutes=20)),
+        BAD,
+        "Signature not yet current",
+    ),
+    Case(
+        "no-authorization-header",
+        _without_header("Authorization"),
+        "MissingAuthenticationTokenException",
+        "missing Authentication Token",
+    ),
+    Case(
+        "authorization-without-signature",
+        _without_part("Signature"),
+        INCOMPLETE,
+        "requires 'Signature' parameter",
+    ),
+    Case(
+        "authorization-without-signed-headers",
+        _without_part("SignedHeaders"),
+        INCOMPLETE,
+        "requires 'SignedHeaders' parameter",
+    ),
+    Case(
+        "authorization-without-credential",
+        _without_part("Credential"),
+        INCOMPLETE,
+        "requires 'Credential' parameter",
+    ),
+    Case(
+        "other-algorithm",
+        _edited_authorization(lambda h: h.replace("SHA256", "SHA512", 1)),
+        INCOMPLETE,
+        "Unsupported AWS 'algorithm'",
+    ),
     Case("no-x-amz-date", _without_header("X-Amz-Date"), INCOMPLETE, "X-Amz-Date"),
-    Case("unknown-access-key", _signed(credentials=("AKIAUNKNOWNKEY000000", "secret")),
-         "UnrecognizedClientException", "The security token included in the request is invalid"),
-    Case("invalid-region", _signed(region="xx-nowhere-1"),
-         BAD, "Credential should be scoped to a valid region"),
-    Case("other-service", _signed(service="sts"),
-         BAD, "Credential should be scoped to correct service: 'kms'"),
-    Case("scope-date-differs", _edited_authorization(
-        lambda h: re.sub(r"(Credential=[^/]+/)\d{8}", r"\g<1>20200101", h)),
-         BAD, "Date in Credential scope does not match"),
+    Case(
+        "unknown-access-key",
+        _signed(credentials=("AKIAUNKNOWNKEY000000", "secret")),
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid",
+    ),
+    Case(
+        "invalid-region",
+        _signed(region="xx-nowhere-1"),
+        BAD,
+        "Credential should be scoped to a valid region",
+    ),
+    Case(
+        "other-service",
+        _signed(service="sts"),
+        BAD,
+        "Credential should be scoped to correct service: 'kms'",
+    ),
+    Case(
+        "scope-date-differs",
+        _edited_authorization(lambda h: re.sub(r"(Credential=[^/]+/)\d{8}", r"\g<1>20200101", h)),
+        BAD,
+        "Date in Credential scope does not match",
+    ),
     # AWS words it "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
     Case("host-not-signed", _host_unsigned, (BAD, INCOMPLETE), "'Host'"),
 ]
@@ -146,8 +197,10 @@ def _attempts(server: Server) -> list[tuple[str, dict[str, Any]]]:
     name = uuid.uuid4().hex[:12]
     return [
         ("TrentService.CreateKey", {"Description": f"must not exist {name}"}),
-        ("TrentService.CreateAlias",
-         {"AliasName": f"alias/auth-{name}", "TargetKeyId": target["KeyId"]}),
+        (
+            "TrentService.CreateAlias",
+            {"AliasName": f"alias/auth-{name}", "TargetKeyId": target["KeyId"]},
+        ),
     ]
 
 

@@ -501,7 +501,11 @@ def test_encryption_context_must_match_exactly(kms, key):
     reordered = dict(reversed(list(context.items())))
     assert kms.decrypt(CiphertextBlob=blob, EncryptionContext=reordered)["Plaintext"] == b"ctx"
     wrong_contexts = (
-        None, {}, {"purpose": "phi"}, {**context, "extra": "x"}, {**context, "record": "1"}
+        None,
+        {},
+        {"purpose": "phi"},
+        {**context, "extra": "x"},
+        {**context, "record": "1"},
     )
     for wrong in wrong_contexts:
         with aws_error("InvalidCiphertextException"):
@@ -590,8 +594,13 @@ def test_plaintext_size_limits(kms, raw_kms, key):
 
 @pytest.mark.parametrize(
     ("params", "length"),
-    [({"KeySpec": "AES_256"}, 32), ({"KeySpec": "AES_128"}, 16), ({"NumberOfBytes": 1}, 1),
-     ({"NumberOfBytes": 64}, 64), ({"NumberOfBytes": 1024}, 1024)],
+    [
+        ({"KeySpec": "AES_256"}, 32),
+        ({"KeySpec": "AES_128"}, 16),
+        ({"NumberOfBytes": 1}, 1),
+        ({"NumberOfBytes": 64}, 64),
+        ({"NumberOfBytes": 1024}, 1024),
+    ],
 )
 def test_generate_data_key_sizes_and_round_trip(kms, key, params, length):
     context = {"file": "scan.dcm"}
@@ -705,8 +714,11 @@ def test_tag_rules_change_nothing_when_broken(kms, key):
     # Overwriting existing keys does not count against the limit; reaching exactly 50 is fine.
     kms.tag_resource(
         KeyId=key["KeyId"],
-        Tags=[{"TagKey": "k0", "TagValue": "w"}, {"TagKey": "n0", "TagValue": "v"},
-              {"TagKey": "n1", "TagValue": "v"}],
+        Tags=[
+            {"TagKey": "k0", "TagValue": "w"},
+            {"TagKey": "n0", "TagValue": "v"},
+            {"TagKey": "n1", "TagValue": "v"},
+        ],
     )
     assert len(state.tags(kms, key["KeyId"])) == 50
 
@@ -736,8 +748,12 @@ def test_list_resource_tags_pages(kms, key):
 
 def test_tag_list_and_value_bounds(raw_kms, kms, key):
     with unchanged(kms, key["KeyId"]):
-        for tag in ({"TagKey": "", "TagValue": "v"}, {"TagKey": "k" * 129, "TagValue": "v"},
-                    {"TagKey": "k", "TagValue": "v" * 257}, {"TagKey": "k"}):
+        for tag in (
+            {"TagKey": "", "TagValue": "v"},
+            {"TagKey": "k" * 129, "TagValue": "v"},
+            {"TagKey": "k", "TagValue": "v" * 257},
+            {"TagKey": "k"},
+        ):
             with aws_error("ValidationException"):
                 raw_kms.tag_resource(KeyId=key["KeyId"], Tags=[tag])
         with aws_error("ValidationException"):

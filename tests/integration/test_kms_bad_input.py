@@ -28,10 +28,25 @@ from tests.support import signing
 
 MODEL = load_model("kms")
 OPERATIONS = [
-    "CreateKey", "DescribeKey", "ListKeys", "UpdateKeyDescription", "CreateAlias", "UpdateAlias",
-    "DeleteAlias", "ListAliases", "EnableKey", "DisableKey", "Encrypt", "Decrypt", "ReEncrypt",
-    "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "GenerateRandom", "TagResource",
-    "UntagResource", "ListResourceTags",
+    "CreateKey",
+    "DescribeKey",
+    "ListKeys",
+    "UpdateKeyDescription",
+    "CreateAlias",
+    "UpdateAlias",
+    "DeleteAlias",
+    "ListAliases",
+    "EnableKey",
+    "DisableKey",
+    "Encrypt",
+    "Decrypt",
+    "ReEncrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateRandom",
+    "TagResource",
+    "UntagResource",
+    "ListResourceTags",
 ]
 # Members the model leaves optional but the operation cannot do without.
 SERVICE_REQUIRED = {
@@ -247,9 +262,11 @@ def bad_value(draw: st.DrawFn, shape: Shape, kind: str) -> Any:
     if kind == "not in enum":
         enum = metadata["enum"]
         near_misses = [v.lower() for v in enum] + [v + " " for v in enum] + ["", "X"]
-        return draw((st.sampled_from(near_misses) | st.text(max_size=12)).filter(
-            lambda value: value not in enum
-        ))
+        return draw(
+            (st.sampled_from(near_misses) | st.text(max_size=12)).filter(
+                lambda value: value not in enum
+            )
+        )
     if kind == "breaks pattern":
         # Every patterned member allows far more than one character beyond the minimum.
         base = _valid_string(shape)
@@ -285,8 +302,9 @@ def _ensure_path(request: dict[str, Any], operation: Any, spot: Spot, world: Wor
     """Make every ancestor of the spot present with a valid value (a one-element list, ...)."""
     name = spot.path[0]
     if name not in request:
-        request[name] = top_level_value(name, operation.input_shape.members[name],
-                                        operation.name, world)
+        request[name] = top_level_value(
+            name, operation.input_shape.members[name], operation.name, world
+        )
     container: Any = request[name]
     shape: Shape = operation.input_shape.members[name]
     for step in spot.path[1:]:
@@ -372,9 +390,15 @@ def test_bad_requests_get_400_and_change_nothing(dev_server, kms, world, operati
     operation = MODEL.operation_model(operation_name)
     before = state.snapshot(kms, [world.key_id, world.other_key_id])
 
-    @settings(max_examples=25, deadline=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                     HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=25,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+        ],
+    )
     @given(bad=bad_request(operation, world))
     def check(bad: BadRequest) -> None:
         status, payload = signing.call(dev_server, operation_name, bad.body)
@@ -393,36 +417,53 @@ def test_bad_requests_get_400_and_change_nothing(dev_server, kms, world, operati
         # JSON escapes of unpaired UTF-16 surrogates parse, but are no text any storage holds.
         ("CreateKey", '{"Description": "\\ud800"}', SERIALIZATION),
         ("DescribeKey", '{"KeyId": "\\udfff"}', SERIALIZATION),
-        ("Encrypt", '{"KeyId": "%(key)s", "Plaintext": "YQ==", '
-                    '"EncryptionContext": {"\\ud83d": "x"}}', SERIALIZATION),
+        (
+            "Encrypt",
+            '{"KeyId": "%(key)s", "Plaintext": "YQ==", "EncryptionContext": {"\\ud83d": "x"}}',
+            SERIALIZATION,
+        ),
         # PostgreSQL cannot hold or even compare text with NUL in it.
         ("CreateKey", '{"Description": "a\\u0000b"}', VALIDATION),
         ("UpdateKeyDescription", '{"KeyId": "%(key)s", "Description": "\\u0000"}', VALIDATION),
-        ("TagResource", '{"KeyId": "%(key)s", "Tags": [{"TagKey": "k\\u0000", "TagValue": ""}]}',
-         "TagException"),
-        ("TagResource", '{"KeyId": "%(key)s", "Tags": [{"TagKey": "k", "TagValue": "\\u0000"}]}',
-         "TagException"),
+        (
+            "TagResource",
+            '{"KeyId": "%(key)s", "Tags": [{"TagKey": "k\\u0000", "TagValue": ""}]}',
+            "TagException",
+        ),
+        (
+            "TagResource",
+            '{"KeyId": "%(key)s", "Tags": [{"TagKey": "k", "TagValue": "\\u0000"}]}',
+            "TagException",
+        ),
         ("UntagResource", '{"KeyId": "%(key)s", "TagKeys": ["\\u0000"]}', "TagException"),
         ("DescribeKey", '{"KeyId": "alias/a\\u0000"}', "NotFoundException"),
-        ("DescribeKey", '{"KeyId": "arn:aws:kms:us-east-1:%(account)s:key/\\u0000"}',
-         "NotFoundException"),
-        ("DescribeKey", '{"KeyId": "arn:aws:kms:us-east-1:%(account)s:alias/\\u0000"}',
-         "NotFoundException"),
+        (
+            "DescribeKey",
+            '{"KeyId": "arn:aws:kms:us-east-1:%(account)s:key/\\u0000"}',
+            "NotFoundException",
+        ),
+        (
+            "DescribeKey",
+            '{"KeyId": "arn:aws:kms:us-east-1:%(account)s:alias/\\u0000"}',
+            "NotFoundException",
+        ),
         ("Encrypt", '{"KeyId": "alias/\\u0000", "Plaintext": "YQ=="}', "NotFoundException"),
     ],
 )
 def test_text_no_storage_can_hold_is_refused(dev_server, kms, world, operation, body, expected):
     account = kms.describe_key(KeyId=world.key_id)["KeyMetadata"]["AWSAccountId"]
     before = state.snapshot(kms, [world.key_id])
-    status, payload = signing.call(dev_server, operation, body % {"key": world.key_id,
-                                                                 "account": account})
+    status, payload = signing.call(
+        dev_server, operation, body % {"key": world.key_id, "account": account}
+    )
     assert (status, payload.get("__type")) == (400, expected), payload
     assert state.snapshot(kms, [world.key_id]) == before
 
 
 def test_surrogate_pairs_are_text(dev_server, kms, world):
     status, payload = signing.call(
-        dev_server, "UpdateKeyDescription",
+        dev_server,
+        "UpdateKeyDescription",
         f'{{"KeyId": "{world.key_id}", "Description": "smile \\ud83d\\ude00"}}',
     )
     assert status == 200, payload
@@ -431,8 +472,13 @@ def test_surrogate_pairs_are_text(dev_server, kms, world):
 
 @pytest.mark.parametrize(
     "target",
-    ["TrentService.NoSuchOperation", "TrentService.", "NoSuchService_20240101.Encrypt",
-     "TrentServiceX.Encrypt", "Encrypt"],
+    [
+        "TrentService.NoSuchOperation",
+        "TrentService.",
+        "NoSuchService_20240101.Encrypt",
+        "TrentServiceX.Encrypt",
+        "Encrypt",
+    ],
 )
 def test_unknown_operations_and_targets(dev_server, target):
     request = signing.signed_request(dev_server, target, {})

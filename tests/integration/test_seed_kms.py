@@ -38,8 +38,13 @@ def run_shell(script: str, data_dir: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["STRONGROOM_DATA_DIR"] = data_dir
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
-    return subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True,
-                          text=True, env=env, timeout=120)
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -53,8 +58,9 @@ def test_section_2_verbatim_then_boto3_round_trips(make_server, backend):
     assert metadata["KeySpec"] == "SYMMETRIC_DEFAULT"
     assert metadata["Arn"].endswith(f":key/{metadata['KeyId']}")
 
-    aliased = run_shell(CREATE_ALIAS.replace("<key-id-from-above>", metadata["KeyId"]),
-                        str(server.data_dir))
+    aliased = run_shell(
+        CREATE_ALIAS.replace("<key-id-from-above>", metadata["KeyId"]), str(server.data_dir)
+    )
     assert aliased.returncode == 0, aliased.stderr
     assert aliased.stdout == ""
 

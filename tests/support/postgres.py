@@ -49,18 +49,33 @@ def _throwaway_cluster() -> Iterator[str]:
     if as_user:
         shutil.chown(root, "postgres")
     data, port = os.path.join(root, "data"), _free_port()
-    subprocess.run([*as_user, f"{bin_dir}/initdb", "-D", data, "-U", "postgres", "-A", "trust"],
-                   check=True, capture_output=True)
     subprocess.run(
-        [*as_user, f"{bin_dir}/pg_ctl", "-D", data, "-w", "-l", os.path.join(root, "log"),
-         "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1", "start"],
-        check=True, capture_output=True,
+        [*as_user, f"{bin_dir}/initdb", "-D", data, "-U", "postgres", "-A", "trust"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *as_user,
+            f"{bin_dir}/pg_ctl",
+            "-D",
+            data,
+            "-w",
+            "-l",
+            os.path.join(root, "log"),
+            "-o",
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
     )
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([*as_user, f"{bin_dir}/pg_ctl", "-D", data, "-m", "fast", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            [*as_user, f"{bin_dir}/pg_ctl", "-D", data, "-m", "fast", "stop"], capture_output=True
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 

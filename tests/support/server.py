@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import gc
 import json
 import os
 import socket
@@ -30,12 +31,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def strongroom(*args: str, env: dict[str, str] | None = None, check: bool = True,
-               input: str | None = None) -> subprocess.CompletedProcess[str]:
+def strongroom(
+    *args: str, env: dict[str, str] | None = None, check: bool = True, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real `strongroom` command line."""
     return subprocess.run(
-        [sys.executable, "-m", "strongroom", *args], capture_output=True, text=True,
-        env={**os.environ, **(env or {})}, check=check, input=input, timeout=120,
+        [sys.executable, "-m", "strongroom", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=check,
+        input=input,
+        timeout=120,
     )
 
 
@@ -67,7 +74,15 @@ class Server:
         return parser["default"]["aws_access_key_id"], parser["default"]["aws_secret_access_key"]
 
     def start(self, wait_unsealed: bool = True) -> Server:
-        command = [sys.executable, "-m", "strongroom", "server", *self.args, "--port", str(self.port)]
+        command = [
+            sys.executable,
+            "-m",
+            "strongroom",
+            "server",
+            *self.args,
+            "--port",
+            str(self.port),
+        ]
         if self.data_dir is not None:
             command += ["--data-dir", str(self.data_dir)]
         with open(self.log_path, "ab") as log:
@@ -80,10 +95,12 @@ class Server:
             return None  # the first start has not written its CA yet
         context = ssl.create_default_context(cafile=self.ca_bundle) if self.ca_bundle else None
         try:
-            with urllib.request.urlopen(f"{self.endpoint}/health", context=context, timeout=2) as r:
+            url = f"{self.endpoint}/health"
+            with urllib.request.urlopen(url, context=context, timeout=2) as r:  # noqa: S310
                 return json.load(r)
         except urllib.error.HTTPError as error:
-            return json.load(error)
+            with error:  # an unclosed TLS socket would hold up the server's shutdown
+                return json.load(error)
         except (urllib.error.URLError, OSError, ssl.SSLError):
             return None
 
@@ -91,7 +108,8 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"server exited early; log:\n{self.log_path.read_text()[-3000:]}")
+                log = self.log_path.read_text()[-3000:]
+                raise RuntimeError(f"server exited early; log:\n{log}")
             health = self.health()
             if health is not None and (not unsealed or not health["sealed"]):
                 return
@@ -99,9 +117,12 @@ class Server:
         raise RuntimeError(f"server not ready; log:\n{self.log_path.read_text()[-3000:]}")
 
     def stop(self) -> None:
-        # Idle keep-alive connections would hold up the server's graceful shutdown.
+        # Idle keep-alive connections would hold up the server's graceful shutdown. Connections
+        # that served an error response stay out of the pool until their ClientError's reference
+        # cycle is collected, so collect it.
         for client in self._clients:
             client.close()
+        gc.collect()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:

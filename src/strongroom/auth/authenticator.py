@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
 from strongroom.auth import sigv4
 from strongroom.auth.principal import Principal
 from strongroom.auth.sigv4 import AuthFailure, FailureKind, HttpRequest
+from strongroom.barrier.aead import IntegrityError
 from strongroom.barrier.barrier import Barrier
 from strongroom.storage.identity import IdentityRepository
 
 _INVALID_TOKEN = "The security token included in the request is invalid."  # noqa: S105
 _SECRET_CACHE_SIZE = 1024
+log = logging.getLogger("strongroom.auth")
 
 
 def access_key_aad(access_key_id: str) -> bytes:
@@ -62,7 +65,13 @@ class Authenticator:
     def _secret(self, access_key_id: str, blob: bytes) -> str:
         secret = self._secrets.get(blob)
         if secret is None:
-            secret = self._barrier.decrypt(blob, access_key_aad(access_key_id)).decode()
+            try:
+                secret = self._barrier.decrypt(blob, access_key_aad(access_key_id)).decode()
+            except IntegrityError:
+                # Altered storage: the key cannot be used, which the client sees as an invalid
+                # key (not a 500); the operator sees why.
+                log.error("access key %s: stored secret failed an integrity check", access_key_id)
+                raise AuthFailure(FailureKind.UNKNOWN_KEY, _INVALID_TOKEN) from None
             if len(self._secrets) >= _SECRET_CACHE_SIZE:
                 self._secrets.clear()
             self._secrets[blob] = secret

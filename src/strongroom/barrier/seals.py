@@ -48,13 +48,20 @@ class SealConfig:
 
     @classmethod
     def from_json(cls, text: str) -> SealConfig:
-        document: dict[str, Any] = json.loads(text)
-        return cls(
-            kind=document["kind"],
-            shares=int(document["shares"]),
-            threshold=int(document["threshold"]),
-            share_digests=tuple(document["share_digests"]),
-        )
+        """Raise SealError when the stored configuration is damaged (storage is untrusted)."""
+        try:
+            document: dict[str, Any] = json.loads(text)
+            config = cls(
+                kind=document["kind"],
+                shares=int(document["shares"]),
+                threshold=int(document["threshold"]),
+                share_digests=tuple(document["share_digests"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            raise SealError("storage holds a damaged seal configuration") from None
+        if config.kind not in ("file", "shamir"):
+            raise SealError("storage holds a damaged seal configuration")
+        return config
 
 
 def write_root_key_file(path: Path, root_key: bytes) -> None:
@@ -116,8 +123,13 @@ class ShamirUnsealer:
             self._shares[digest] = share
             if len(self._shares) < self._config.threshold:
                 return UnsealProgress(len(self._shares), self._config.threshold)
-            root_key = shamir.combine(list(self._shares.values()))
+            shares = list(self._shares.values())
             self._shares.clear()
+        try:
+            root_key = shamir.combine(shares)
+        except shamir.ShamirError:
+            # Only reachable when the stored share digests were tampered with.
+            raise SealError("the submitted shares cannot be combined; start again") from None
         return UnsealProgress(self._config.threshold, self._config.threshold, root_key)
 
     @staticmethod

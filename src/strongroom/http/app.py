@@ -7,6 +7,7 @@ stalls other requests. This module knows nothing of services or operations.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
@@ -24,6 +25,9 @@ from strongroom.protocol.wire import WireRequest
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 CONTROL_PREFIX = "/_strongroom"
+# Operator requests are tiny, and /unseal answers anyone: it must not buffer 16 MiB per request.
+CONTROL_MAX_BODY_BYTES = 64 * 1024
+MAX_CLOCK_OFFSET_SECONDS = 100 * 366 * 86400
 access_log = logging.getLogger("strongroom.access")
 
 
@@ -39,17 +43,17 @@ def _wire_request(scope: Scope, body: bytes) -> WireRequest:
     return WireRequest(http=http, source_ip=client[0] if client else "")
 
 
-async def _read_body(scope: Scope, receive: Receive) -> bytes | None:
-    """The body, or None when it is larger than the server accepts."""
+async def _read_body(scope: Scope, receive: Receive, limit: int = MAX_BODY_BYTES) -> bytes | None:
+    """The body, or None when it is larger than `limit`."""
     for name, value in scope["headers"]:
-        if name == b"content-length" and (not value.isdigit() or int(value) > MAX_BODY_BYTES):
+        if name == b"content-length" and (not value.isdigit() or int(value) > limit):
             return None
     chunks, size = [], 0
     while True:
         message = await receive()
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
+        if size > limit:
             return None
         chunks.append(chunk)
         if not message.get("more_body"):
@@ -60,13 +64,12 @@ def create_app(core: Core) -> ASGIApp:
     """Operator endpoints under /health and /_strongroom go to a small Starlette app; every
     other request is an AWS API call, served by plain ASGI because it is the hot path."""
     control = _control_app(core)
+    # Exact paths: any other (a dev control on a real server, say) gets the AWS-style error an
+    # unknown request gets, not a bare 404 that tells nothing to AWS clients.
+    control_paths = {route.path for route in control.routes if isinstance(route, Route)}
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["path"] == "/health"
-            or scope["path"].startswith(CONTROL_PREFIX)
-        ):
+        if scope["type"] != "http" or scope["path"] in control_paths:
             await control(scope, receive, send)
         else:
             await _aws_api(core, scope, receive, send)
@@ -107,15 +110,20 @@ async def _aws_api(core: Core, scope: Scope, receive: Receive, send: Send) -> No
 
 
 def _control_app(core: Core) -> Starlette:
+    too_large = {"error": "request is too large"}
+
     async def health(_: Request) -> Response:
         report = core.health()
         return JSONResponse(report, status_code=503 if report["sealed"] else 200)
 
     async def unseal(request: Request) -> Response:
+        body = await _read_body(request.scope, request.receive, CONTROL_MAX_BODY_BYTES)
+        if body is None:
+            return JSONResponse(too_large, status_code=413)
         try:
-            share = str((await request.json())["share"])
+            share = str(json.loads(body)["share"])
             status = await anyio.to_thread.run_sync(core.submit_unseal_share, share)
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):  # any malformed JSON
             return JSONResponse({"error": 'expected {"share": "..."}'}, status_code=400)
         except SealError as error:
             return JSONResponse({"error": str(error)}, status_code=400)
@@ -127,7 +135,10 @@ def _control_app(core: Core) -> Starlette:
         if core.barrier.sealed:
             # Nothing to do, and nothing to authenticate with: access keys are behind the barrier.
             return JSONResponse({"sealed": True})
-        wire = _wire_request(request.scope, await request.body())
+        body = await _read_body(request.scope, request.receive, CONTROL_MAX_BODY_BYTES)
+        if body is None:
+            return JSONResponse(too_large, status_code=413)
+        wire = _wire_request(request.scope, body)
         try:
             principal, _ = await anyio.to_thread.run_sync(
                 core.authenticator.authenticate, wire.http, "strongroom"
@@ -145,12 +156,19 @@ def _control_app(core: Core) -> Starlette:
         return JSONResponse({"reset": True})
 
     async def dev_clock(request: Request) -> Response:
+        body = await _read_body(request.scope, request.receive, CONTROL_MAX_BODY_BYTES)
+        if body is None:
+            return JSONResponse(too_large, status_code=413)
         try:
-            seconds = float((await request.json())["advance_seconds"])
-        except (ValueError, KeyError, TypeError):
+            seconds = float(json.loads(body)["advance_seconds"])
+        except (ValueError, KeyError, TypeError, RecursionError):  # any malformed JSON
             return JSONResponse({"error": 'expected {"advance_seconds": N}'}, status_code=400)
-        if seconds < 0:
-            return JSONResponse({"error": "the clock only moves forward"}, status_code=400)
+        # NaN fails both comparisons; the cap keeps service time a date clients can parse.
+        if not 0 <= seconds <= MAX_CLOCK_OFFSET_SECONDS - core.clock.offset_seconds:
+            return JSONResponse(
+                {"error": "the clock only moves forward, by at most 100 years in all"},
+                status_code=400,
+            )
         now = await anyio.to_thread.run_sync(core.advance_clock, seconds)
         return JSONResponse({"now": now, "offset_seconds": core.clock.offset_seconds})
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import URL, Engine, make_url
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -61,6 +59,10 @@ def create_storage_engine(url: str) -> Engine:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest version; concurrent nodes on PostgreSQL take turns."""
+    # Imported here: Alembic is only needed at start, and CLI commands like `env` stay quick.
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     try:

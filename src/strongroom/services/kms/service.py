@@ -45,8 +45,10 @@ _NUL = "\0"
 _NUL_TAG_MESSAGE = "Tag keys and values cannot contain NUL characters."
 
 
-def material_aad(key_id: str, version: int) -> bytes:
-    return f"kms_key_materials/{key_id}/{version}".encode()
+def material_aad(key: KmsKey, version: int) -> bytes:
+    # The ARN binds account and region too: moving a key row to another account in storage
+    # makes its material unreadable instead of handing the key to that account.
+    return f"kms_key_materials/{key.arn}/{version}".encode()
 
 
 class KMS:
@@ -117,7 +119,7 @@ class KMS:
             current_material_version=1,
             creation_date=self._clock.time(),
         )
-        material_blob = self._barrier.encrypt(new_key(), material_aad(key.key_id, 1))
+        material_blob = self._barrier.encrypt(new_key(), material_aad(key, 1))
         self._keys.create_key(key, material_blob, tags)
         return {"KeyMetadata": _key_metadata(key)}
 
@@ -435,7 +437,7 @@ class KMS:
         material = self._materials.get(blob)
         if material is None:
             try:
-                material = self._barrier.decrypt(blob, material_aad(key.key_id, version))
+                material = self._barrier.decrypt(blob, material_aad(key, version))
             except IntegrityError:
                 raise e.KMSInvalidStateException(
                     f"{key.arn} is unusable: its stored key material failed an integrity check."

@@ -1,0 +1,101 @@
+"""Nothing secret is logged or printed: a shamir-sealed TLS server at debug level goes through
+unsealing, KMS work (good and bad requests), seal and unseal; then every secret it handled is
+searched for (raw, hex, base64) in its log and in every CLI output except the intended ones."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+
+import pytest
+from botocore.exceptions import ClientError
+
+from strongroom.barrier import shamir
+from tests.conftest import BACKENDS
+from tests.support.operator import cli, init_shamir, post
+from tests.support.storage import admin_secret, leaked, recovered_secrets
+
+
+def kms_work(kms) -> dict[str, bytes]:
+    """Good and bad KMS requests carrying secrets; returns the secrets they carried."""
+    secrets = {
+        "plaintext": b"PHI-MARKER diagnosis: type 2 diabetes, patient 4711",
+        # The start of a too-long plaintext: even a partial echo of it would be found.
+        "bad-request plaintext": b"PHI-MARKER-" + os.urandom(8).hex().encode(),
+    }
+    key_id = kms.create_key(Description="log test")["KeyMetadata"]["KeyId"]
+    other = kms.create_key(Description="log test 2")["KeyMetadata"]["KeyId"]
+    blob = kms.encrypt(KeyId=key_id, Plaintext=secrets["plaintext"])["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == secrets["plaintext"]
+    kms.re_encrypt(CiphertextBlob=blob, DestinationKeyId=other)
+    data_key = kms.generate_data_key(KeyId=key_id, KeySpec="AES_256")
+    secrets["data key"] = data_key["Plaintext"]
+    secrets["decrypted data key"] = kms.decrypt(CiphertextBlob=data_key["CiphertextBlob"])[
+        "Plaintext"
+    ]
+    secrets["data key 2"] = kms.generate_data_key(KeyId=key_id, NumberOfBytes=48)["Plaintext"]
+    kms.generate_data_key_without_plaintext(KeyId=key_id, KeySpec="AES_256")
+    secrets["random"] = kms.generate_random(NumberOfBytes=32)["Plaintext"]
+
+    refusals = [
+        lambda: kms.encrypt(KeyId=key_id, Plaintext=secrets["bad-request plaintext"] * 200),
+        lambda: kms.encrypt(KeyId="alias/does-not-exist", Plaintext=secrets["plaintext"]),
+        lambda: kms.decrypt(CiphertextBlob=blob[:-1] + bytes([blob[-1] ^ 1])),
+        lambda: kms.decrypt(CiphertextBlob=blob, EncryptionContext={"wrong": "context"}),
+    ]
+    for refused in refusals:
+        with pytest.raises(ClientError) as error:
+            refused()
+        message = json.dumps(error.value.response["Error"]).encode()
+        assert leaked(secrets, message) == []
+    return secrets
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_no_secret_in_the_log_or_in_cli_output(make_server, backend):
+    server = make_server(backend, "--log-level", "debug", start=False)
+    shares, init_output = init_shamir(server)
+    server.start(wait_unsealed=False)
+    outputs: dict[str, str] = {}
+
+    def run(name: str, *args: str, check: bool = True) -> None:
+        result = cli(server, *args, check=check)
+        outputs[name] = result.stdout + result.stderr
+
+    run("unseal 1", "unseal", shares[0])
+    corrupted = ("B" if shares[1][0] == "A" else "A") + shares[1][1:]
+    run("refused share", "unseal", corrupted, check=False)
+    run("unseal 2", "unseal", shares[1])
+    run("status sealed", "status", check=False)
+    run("unseal 3", "unseal", shares[2])
+    secrets = kms_work(server.client("kms"))
+    run("status", "status")
+    run("seal", "seal")
+    for share in shares[2:]:
+        post(server, "/_strongroom/unseal", {"share": share})
+    assert server.health()["sealed"] is False
+    run("env", "env")
+
+    root_key = shamir.combine([base64.b64decode(share) for share in shares[:3]])
+    secrets.update(recovered_secrets(server, root_key))
+    admin = admin_secret(server)
+    assert admin in secrets.values()
+    for number, share in enumerate(shares, 1):
+        secrets[f"share {number}"] = base64.b64decode(share)
+        secrets[f"share {number} as printed"] = share.encode()
+    secrets["corrupted share"] = corrupted.encode()
+
+    log = server.log_path.read_bytes()
+    assert b"Encrypt 200" in log and b"Decrypt 400" in log  # the log did record the work
+    assert leaked(secrets, log) == []
+
+    # Printed only where meant to be: each share once by init, the credentials by env.
+    for share in shares:
+        assert init_output.count(share) == 1
+    assert leaked({"admin secret": admin}, init_output.encode()) == []
+    admin_names = sorted(name for name, value in secrets.items() if value == admin)
+    for name, output in outputs.items():
+        expected = admin_names if name == "env" else []
+        assert sorted(leaked(secrets, output.encode())) == expected, name
+    assert f"AWS_SECRET_ACCESS_KEY={admin.decode()}" in outputs["env"]
