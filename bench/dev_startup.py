@@ -17,7 +17,6 @@ from pathlib import Path
 
 import boto3
 from botocore.config import Config
-
 from kms_load import free_port
 
 HERE = Path(__file__).parent
@@ -26,7 +25,9 @@ HERE = Path(__file__).parent
 def one_run() -> float:
     port = free_port()
     kms = boto3.client(
-        "kms", endpoint_url=f"http://localhost:{port}", region_name="us-east-1",
+        "kms",
+        endpoint_url=f"http://localhost:{port}",
+        region_name="us-east-1",
         aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
         aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
         config=Config(retries={"max_attempts": 1}, connect_timeout=0.2),
@@ -34,14 +35,15 @@ def one_run() -> float:
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "strongroom", "server", "--dev", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         while True:
             try:
                 kms.list_keys()
                 return time.perf_counter() - started
-            except Exception:  # noqa: BLE001 - not up yet
+            except Exception:
                 if time.perf_counter() - started > 30:
                     raise
                 time.sleep(0.01)

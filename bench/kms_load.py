@@ -19,6 +19,7 @@ import platform
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -78,49 +79,53 @@ class Target:
             config=Config(retries={"max_attempts": 1}),
         )
 
+    def processes(self) -> list[int]:
+        """The server process and its workers (a supervisor's children)."""
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if parent == self.process.pid:
+                children.append(int(stat.parent.name))
+        return [self.process.pid, *children]
+
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        total = 0
+        for pid in self.processes():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / CLOCK_TICKS
 
     def rss_mb(self) -> float:
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        return int(re.search(r"VmRSS:\s+(\d+)", status)[1]) / 1024
+        """The largest RSS of one process (the budget is per worker)."""
+        sizes = []
+        for pid in self.processes():
+            status = Path(f"/proc/{pid}/status").read_text()
+            sizes.append(int(re.search(r"VmRSS:\s+(\d+)", status)[1]) / 1024)
+        return max(sizes)
 
 
-def start_strongroom(workdir: Path) -> Target:
+def start_strongroom(workdir: Path, workers: int) -> Target:
     port = free_port()
-    data_dir = workdir / "strongroom"
-    log = open(workdir / "strongroom.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "strongroom",
-            "server",
-            "--data-dir",
-            str(data_dir),
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    data_dir = workdir / f"strongroom-{workers}"
+    log = open(workdir / f"strongroom-{workers}.log", "wb")  # noqa: SIM115
+    command = [sys.executable, "-m", "strongroom", "server", "--data-dir", str(data_dir)]
+    command += ["--port", str(port), "--log-level", "warning", "--workers", str(workers)]
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     ca = data_dir / "tls" / "ca.pem"
     deadline = time.monotonic() + 30
     while not (data_dir / "credentials").exists() or not ca.exists():
         if time.monotonic() > deadline:
             raise RuntimeError("strongroom did not initialise")
         time.sleep(0.1)
-    import ssl
-
     wait_http(f"https://localhost:{port}/health", ssl.create_default_context(cafile=str(ca)))
     credentials = dict(
         line.split(" = ") for line in (data_dir / "credentials").read_text().splitlines()[1:]
     )
     return Target(
-        "strongroom (TLS)",
+        f"strongroom (TLS, {workers} worker{'s' if workers > 1 else ''})",
         f"https://localhost:{port}",
         process,
         credentials["aws_access_key_id"],
@@ -201,7 +206,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "kms.md")
     options = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="strongroom-bench-"))
-    targets = [start_strongroom(workdir), start_moto(workdir)]
+    targets = [start_strongroom(workdir, 1), start_strongroom(workdir, 2), start_moto(workdir)]
     rows = []
     try:
         plaintext = base64.b64encode(os.urandom(1024)).decode()
@@ -243,7 +248,7 @@ def write_report(rows: list[dict], options: argparse.Namespace) -> None:
         f"Python {platform.python_version()}, wrk on the same machine.",
         "",
         "| server | workload | conns | req/s | p50 ms | p99 ms | errors | server CPU ms/req "
-        "| RSS MB |",
+        "| RSS MB per process |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [

@@ -62,9 +62,17 @@ def main() -> None:
     "--secret-access-key", envvar="STRONGROOM_DEV_SECRET_ACCESS_KEY", help="--dev secret key."
 )
 @click.option(
+    "--workers",
+    envvar="STRONGROOM_WORKERS",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes (file seal only).",
+)
+@click.option(
     "--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"])
 )
-def server(data_dir: Path | None, dev: bool, log_level: str, **options: Any) -> None:
+def server(data_dir: Path | None, dev: bool, workers: int, log_level: str, **options: Any) -> None:
     """Start the server (initialising the data directory on first start)."""
     logging.basicConfig(
         level=log_level.upper(),
@@ -72,7 +80,6 @@ def server(data_dir: Path | None, dev: bool, log_level: str, **options: Any) -> 
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     from strongroom.http.server import serve
-    from strongroom.node import prepare_node
     from strongroom.storage.engine import StorageError
 
     if dev:
@@ -91,8 +98,7 @@ def server(data_dir: Path | None, dev: bool, log_level: str, **options: Any) -> 
         raise click.UsageError("--access-key-id/--secret-access-key are for --dev servers only")
     settings = _settings(data_dir, dev=dev, **options)
     try:
-        core, tls_context = prepare_node(settings)
-        serve(core, tls_context)
+        serve(settings, workers)
     except StorageError as error:
         raise click.ClickException(str(error)) from None
     finally:

@@ -22,7 +22,7 @@ from strongroom.protocol.dispatcher import Dispatcher
 from strongroom.protocol.registry import Registry, ServiceEndpoint, load_model
 from strongroom.services.kms import model as kms_model
 from strongroom.services.kms.service import KMS
-from strongroom.storage import system
+from strongroom.storage import changes, system
 from strongroom.storage.changes import ChangeFeed
 from strongroom.storage.identity import IdentityRepository
 from strongroom.storage.kms import KmsRepository
@@ -54,6 +54,7 @@ class Core:
         self.barrier = Barrier()
         self.clock = Clock(self._stored_clock_offset() if settings.dev else 0.0)
         self._changes = ChangeFeed(engine)
+        self._changes.watch(changes.SEAL, self._seal_here)
         self.kms = KMS(KmsRepository(engine, self._changes), self.barrier, self.clock)
         self.authenticator = Authenticator(
             IdentityRepository(engine, self._changes), self.barrier, aws_regions(), wall_clock
@@ -98,8 +99,14 @@ class Core:
             self.barrier.unseal(root_key, keyring_blob)
         except IntegrityError:
             raise seals.SealError("the root key does not open this server's keyring") from None
+        self._changes.acknowledge(changes.SEAL)
 
     def seal(self) -> None:
+        """Seal this process and, through storage, every other worker and node."""
+        self._seal_here()
+        self._state.record_seal(self._changes)
+
+    def _seal_here(self) -> None:
         self.barrier.seal()
         self.authenticator.forget_secrets()
         self.kms.forget_materials()
@@ -122,6 +129,7 @@ class Core:
         )
 
     def health(self) -> dict[str, Any]:
+        self._changes.poll()  # a seal by another worker shows here too
         status = self.seal_status()
         health: dict[str, Any] = {
             "status": "sealed" if status.sealed else "ok",

@@ -8,11 +8,13 @@ import ssl
 from sqlalchemy.engine import Engine
 
 from strongroom import bootstrap
+from strongroom.barrier import seals
 from strongroom.barrier.seals import SealError, SealKind
 from strongroom.config import Settings
 from strongroom.core import Core
 from strongroom.http import tls
 from strongroom.storage.engine import create_storage_engine, describe, migrate
+from strongroom.storage.system import SEAL_CONFIG, SystemStateRepository
 
 log = logging.getLogger("strongroom.node")
 
@@ -51,7 +53,8 @@ def initialize_node(
     return result
 
 
-def prepare_node(settings: Settings) -> tuple[Core, ssl.SSLContext | None]:
+def prepare_storage(settings: Settings) -> Engine:
+    """Open and migrate storage, initialise it on first start, make the TLS certificates."""
     engine = _open_storage(settings)
     if settings.dev and bootstrap.is_initialized(engine):
         raise SystemExit("a --dev server needs empty storage; this storage is in use")
@@ -69,15 +72,27 @@ def prepare_node(settings: Settings) -> tuple[Core, ssl.SSLContext | None]:
                 result.account_id,
                 settings.credentials_file,
             )
+    if not settings.dev:
+        settings.save()
+        tls.ensure_certificates(settings.tls_dir, settings.host)
+    return engine
+
+
+def stored_seal_kind(engine: Engine) -> str:
+    stored = SystemStateRepository(engine).get(SEAL_CONFIG) or b""
+    try:
+        return seals.SealConfig.from_json(stored.decode()).kind
+    except SealError as error:
+        raise SystemExit(f"cannot start: {error}") from None
+
+
+def start_node(settings: Settings, engine: Engine) -> tuple[Core, ssl.SSLContext | None]:
+    """Build the node on prepared storage and unseal it when the seal allows."""
     try:
         core = Core(settings, engine)
     except SealError as error:
         raise SystemExit(f"cannot start: {error}") from None
-    tls_context = None
-    if not settings.dev:
-        settings.save()
-        tls.ensure_certificates(settings.tls_dir, settings.host)
-        tls_context = tls.server_context(settings.tls_dir)
+    tls_context = None if settings.dev else tls.server_context(settings.tls_dir)
     if core.seal_config.kind == "file":
         try:
             core.unseal_from_file()
@@ -99,3 +114,8 @@ def prepare_node(settings: Settings) -> tuple[Core, ssl.SSLContext | None]:
             )
         )
     return core, tls_context
+
+
+def reopen_storage(settings: Settings) -> Engine:
+    """A worker's own connection pool (pools must not cross a fork)."""
+    return _open_storage(settings)

@@ -215,7 +215,7 @@ def canonical_request(request: HttpRequest, signed_headers: Sequence[str]) -> st
             request.method,
             _canonical_uri(request.raw_path),
             _canonical_query(request.query_string),
-            "".join(f"{name}:{_header_values(request, name)}\n" for name in signed_headers),
+            _canonical_headers(request, signed_headers),
             ";".join(signed_headers),
             payload_hash,
         )
@@ -236,6 +236,10 @@ def _canonical_query(query_string: str) -> str:
     return "&".join(f"{k}={v}" for k, v in encoded)
 
 
-def _header_values(request: HttpRequest, name: str) -> str:
-    values = [_WHITESPACE.sub(" ", v.strip()) for k, v in request.headers if k == name]
-    return ",".join(values)
+def _canonical_headers(request: HttpRequest, signed_headers: Sequence[str]) -> str:
+    signed = set(signed_headers)
+    values: dict[str, list[str]] = {name: [] for name in signed_headers}
+    for name, value in request.headers:
+        if name in signed:
+            values[name].append(_WHITESPACE.sub(" ", value.strip()))
+    return "".join(f"{name}:{','.join(values[name])}\n" for name in signed_headers)

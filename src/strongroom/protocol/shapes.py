@@ -92,8 +92,10 @@ def encode_output(shape: StructureShape | None, value: Mapping[str, Any] | None)
 # --------------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)
 def _member_path(parent: str, member_name: str) -> str:
-    # Coral reports members in lowerCamelCase, joined with dots.
+    # Coral reports members in lowerCamelCase, joined with dots. Cached: this runs for every
+    # member of every request, and the same few paths recur.
     name = member_name[:1].lower() + member_name[1:]
     return f"{parent}.{name}" if parent else name
 
@@ -281,8 +283,10 @@ def _scalar_checks(shape: Shape, value: Any) -> list[str]:
 def _validate(shape: Shape, value: Any, path: str, sensitive: bool, out: list[str]) -> None:
     # Sensitivity is inherited: nothing inside a sensitive container may be echoed.
     sensitive = sensitive or bool(shape.metadata.get("sensitive"))
-    echo = _echo(value, sensitive)
-    out.extend(_violation(echo, path, text) for text in _scalar_checks(shape, value))
+    failures = _scalar_checks(shape, value)
+    if failures:
+        echo = _echo(value, sensitive)
+        out.extend(_violation(echo, path, text) for text in failures)
     if isinstance(shape, StructureShape) and isinstance(value, dict):
         _validate_structure(shape, value, path, sensitive, out)
     elif isinstance(shape, ListShape) and isinstance(value, list):
@@ -299,11 +303,10 @@ def _validate_structure(
         return
     required = set(shape.required_members)
     for name, member in shape.members.items():
-        member_path = _member_path(path, name)
         if name in value:
-            _validate(member, value[name], member_path, sensitive, out)
+            _validate(member, value[name], _member_path(path, name), sensitive, out)
         elif name in required:
-            out.append(_violation("null", member_path, "Member must not be null"))
+            out.append(_violation("null", _member_path(path, name), "Member must not be null"))
 
 
 def _validate_map(

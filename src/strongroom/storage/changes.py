@@ -1,8 +1,9 @@
-"""Process-local caches of storage rows, kept honest by a change counter in storage.
+"""Changes made by one process that the others must notice: cache contents and the seal.
 
-Every write to a cached table bumps one counter in the same transaction. Each process reads
-the counter at most every POLL_SECONDS and drops its caches when it moved, so a change made by
-another process or node is seen within that bound, and a change made here is seen at once.
+Storage keeps named counters. A write to a cached table bumps `cache` in the same transaction;
+`strongroom seal` bumps `seal`. Each process reads the counters at most every POLL_SECONDS (when
+it serves a request) and reacts when one moved: it drops its caches, or seals its barrier. So a
+change made by another worker or node is seen within that bound, and one made here at once.
 Caches hold only what storage holds (ciphertext and metadata), never decrypted material.
 """
 
@@ -20,7 +21,8 @@ from strongroom.storage.schema import change_counter
 
 POLL_SECONDS = 0.1
 MAX_ENTRIES = 10_000
-_COUNTER = "cache"
+CACHE = "cache"
+SEAL = "seal"
 
 Value = TypeVar("Value")
 
@@ -29,7 +31,8 @@ class ChangeFeed:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._caches: list[dict[Hashable, object]] = []
-        self._seen: int | None = None
+        self._watchers: dict[str, Callable[[], None]] = {CACHE: self._clear}
+        self._seen: dict[str, int] = {}
         self._checked_at = 0.0
         self._lock = threading.Lock()
 
@@ -37,7 +40,7 @@ class ChangeFeed:
         self, cache: dict[Hashable, object], key: Hashable, load: Callable[[], Value]
     ) -> Value:
         """The cached value of `key`, loading (and remembering) it on a miss."""
-        self._poll()
+        self.poll()
         if key in cache:
             return cache[key]  # type: ignore[return-value]
         value = load()
@@ -51,18 +54,30 @@ class ChangeFeed:
         self._caches.append(cache)
         return cache
 
-    def bump(self, connection: Connection) -> None:
+    def watch(self, counter: str, react: Callable[[], None]) -> None:
+        """Call `react` whenever another process bumps `counter`."""
+        self._watchers[counter] = react
+
+    def bump(self, connection: Connection, counter: str = CACHE) -> None:
         """Record a change, inside the caller's write transaction."""
         connection.execute(
             sa.update(change_counter)
-            .where(change_counter.c.name == _COUNTER)
+            .where(change_counter.c.name == counter)
             .values(counter=change_counter.c.counter + 1)
         )
         # Not updating `_seen`: the next poll clears again, which also drops any stale row a
         # concurrent reader may have cached between this write and its commit.
-        self._clear()
+        if counter == CACHE:
+            self._clear()
 
-    def _poll(self) -> None:
+    def acknowledge(self, counter: str) -> None:
+        """Take the counter's current value as seen: e.g. an unseal supersedes earlier seals."""
+        with self._lock, self._engine.connect() as connection:
+            self._seen[counter] = connection.scalar(
+                sa.select(change_counter.c.counter).where(change_counter.c.name == counter)
+            )
+
+    def poll(self) -> None:
         now = time.monotonic()
         if now - self._checked_at < POLL_SECONDS:
             return
@@ -70,12 +85,17 @@ class ChangeFeed:
             if now - self._checked_at < POLL_SECONDS:
                 return
             with self._engine.connect() as connection:
-                counter = connection.scalar(
-                    sa.select(change_counter.c.counter).where(change_counter.c.name == _COUNTER)
+                counters = dict(
+                    connection.execute(sa.select(change_counter.c.name, change_counter.c.counter))
+                    .tuples()
+                    .all()
                 )
-            if counter != self._seen:
-                self._clear()
-                self._seen = counter
+            for name, value in counters.items():
+                # The first reading is the baseline: what happened before this process started
+                # (or unsealed) is already reflected in its state.
+                if name in self._watchers and self._seen.get(name, value) != value:
+                    self._watchers[name]()
+            self._seen = counters
             self._checked_at = now
 
     def _clear(self) -> None:

@@ -7,7 +7,7 @@ from dataclasses import asdict
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from strongroom.storage.changes import ChangeFeed
+from strongroom.storage.changes import SEAL, ChangeFeed
 from strongroom.storage.identity import AccessKeyRecord
 from strongroom.storage.schema import SERVICE_TABLES, access_keys, accounts, system_state
 
@@ -60,6 +60,11 @@ class SystemStateRepository:
             for table in SERVICE_TABLES:
                 connection.execute(sa.delete(table))
             changes.bump(connection)
+
+    def record_seal(self, changes: ChangeFeed) -> None:
+        """Tell every other process that the server was sealed (they seal on their next poll)."""
+        with self._engine.begin() as connection:
+            changes.bump(connection, SEAL)
 
     def backend_name(self) -> str:
         return self._engine.dialect.name

@@ -24,7 +24,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(32), primary_key=True),
         sa.Column("counter", sa.BigInteger, nullable=False),
     )
-    op.bulk_insert(counter, [{"name": "cache", "counter": 0}])
+    op.bulk_insert(counter, [{"name": "cache", "counter": 0}, {"name": "seal", "counter": 0}])
     op.create_table(
         "accounts",
         sa.Column("account_id", sa.String(12), primary_key=True),
