@@ -7,6 +7,7 @@ learn of each other's writes and of a seal through storage (storage/changes.py).
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -113,4 +114,7 @@ def _run(
     config.load()
     # uvicorn builds its SSL context from file names only; ours pins TLS 1.2+ and AEAD suites.
     config.ssl = tls_context
+    # Everything loaded so far (models, modules) lives as long as the process: keep it out of
+    # the garbage collector's generations so collections during requests stay short.
+    gc.freeze()
     uvicorn.Server(config).run(sockets=[listener] if listener else None)

@@ -35,7 +35,9 @@ class CiphertextHeader:
 
 
 def _context_bytes(context: Mapping[str, str] | None) -> bytes:
-    return json.dumps(dict(sorted((context or {}).items())), separators=(",", ":")).encode()
+    if not context:
+        return b"{}"
+    return json.dumps(dict(sorted(context.items())), separators=(",", ":")).encode()
 
 
 def seal(
@@ -45,7 +47,7 @@ def seal(
     plaintext: bytes,
     context: Mapping[str, str] | None,
 ) -> bytes:
-    header = _HEADER.pack(FORMAT_VERSION, uuid.UUID(key_id).bytes, material_version)
+    header = _HEADER.pack(FORMAT_VERSION, bytes.fromhex(key_id.replace("-", "")), material_version)
     return header + aead.encrypt(material, plaintext, header + _context_bytes(context), _PURPOSE)
 
 

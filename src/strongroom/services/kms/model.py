@@ -34,6 +34,8 @@ CACHED_OPERATIONS = frozenset(
     }
 )
 
+# Key ids are lower-case canonical UUIDs, as uuid4() prints them.
+_KEY_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):key/(.+)$")
 _ALIAS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):(alias/.+)$")
 _ALIAS_NAME = re.compile(r"alias/[a-zA-Z0-9:/_-]+")  # the model's AliasNameType pattern
@@ -64,10 +66,7 @@ def new_key_id() -> str:
 
 
 def is_key_id(text: str) -> bool:
-    try:
-        return str(uuid.UUID(text)) == text
-    except ValueError:
-        return False
+    return _KEY_ID.fullmatch(text) is not None
 
 
 @dataclass(frozen=True)
