@@ -15,10 +15,10 @@ from botocore.model import ServiceModel, Shape, ShapeResolver, StructureShape
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from strongroom.protocol.java_regex import compile_java_pattern
 from strongroom.protocol.shapes import (
     SerializationError,
     ValidationError,
-    _compiled_pattern,
     decode_input,
     encode_output,
 )
@@ -413,7 +413,7 @@ def test_deeply_nested_recursive_shape_is_a_serialization_error() -> None:
 
 
 def compiled(pattern: str) -> re.Pattern[str]:
-    result = _compiled_pattern(pattern)
+    result = compile_java_pattern(pattern)
     assert result is not None, pattern
     return result
 
@@ -445,7 +445,7 @@ def test_java_semantics_are_kept() -> None:
 
 @pytest.mark.parametrize("pattern", [r"[a-z&&[^aeiou]]", r"\p{IsLatin}", r"\G", "[", "(?i"])
 def test_untranslatable_patterns_are_skipped(pattern: str) -> None:
-    assert _compiled_pattern(pattern) is None
+    assert compile_java_pattern(pattern) is None
     shape = custom_shape(
         {
             "Input": {"type": "structure", "members": {"S": {"shape": "S"}}},
