@@ -10,7 +10,6 @@ import binascii
 import hashlib
 import hmac
 import json
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,13 +61,6 @@ class SealConfig:
         if config.kind not in ("file", "shamir"):
             raise SealError("storage holds a damaged seal configuration")
         return config
-
-
-def write_root_key_file(path: Path, root_key: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(base64.b64encode(root_key) + b"\n")
 
 
 def read_root_key_file(path: Path) -> bytes:

@@ -7,8 +7,11 @@ operations. A service is a plain object whose methods are named after the operat
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from botocore import xform_name
@@ -99,6 +102,14 @@ class Dispatcher:
             )
         codec = _codec(endpoint.model)
         params: dict[str, Any] = codec.decode(operation, request.http.body)
+        unsupported = params.keys() - _parameters(handler)
+        if unsupported:
+            # A member newer botocore models know and this service does not: refuse rather
+            # than ignore it (an ignored DryRun, say, would change things).
+            raise NotImplementedYet(
+                f"Strongroom does not support {', '.join(sorted(unsupported))} in "
+                f"{operation.name} yet."
+            )
         context = RequestContext(
             request_id=request_id,
             principal=principal,
@@ -117,6 +128,11 @@ class Dispatcher:
         response: WireResponse = _codec(model).encode_error(model, error, request_id)
         response.operation = operation_name
         return response
+
+
+@functools.cache
+def _parameters(handler: Callable[..., Any]) -> frozenset[str]:
+    return frozenset(inspect.signature(handler).parameters)
 
 
 def _codec(model: ServiceModel | None) -> Any:

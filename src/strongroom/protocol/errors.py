@@ -40,10 +40,6 @@ class ServiceUnavailableException(AwsError):
     status = 503
 
 
-class RequestEntityTooLargeException(AwsError):
-    status = 413
-
-
 class NotImplementedYet(AwsError):
     """An operation of the AWS API that this version of Strongroom does not provide yet."""
 

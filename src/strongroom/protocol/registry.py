@@ -24,10 +24,6 @@ class ServiceEndpoint:
     def signing_name(self) -> str:
         return str(self.model.signing_name)
 
-    @property
-    def protocol(self) -> str:
-        return str(self.model.metadata["protocol"])
-
     def operation(self, name: str) -> OperationModel | None:
         return self.model.operation_model(name) if name in self.model.operation_names else None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from strongroom.auth.sigv4 import HttpRequest
 
@@ -25,4 +25,3 @@ class WireResponse:
     # For the access log only: never values, just what was called and how it ended.
     operation: str = ""
     error_code: str = ""
-    extra: dict[str, str] = field(default_factory=dict)

@@ -33,10 +33,6 @@ class InvalidKeyUsageException(AwsError):
     pass
 
 
-class InvalidAliasNameException(AwsError):
-    pass
-
-
 class NotAuthorizedException(AwsError):
     """Not in the model, but what KMS answers for names under the reserved `alias/aws/`."""
 

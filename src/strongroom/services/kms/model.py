@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 ENABLED = "Enabled"
 DISABLED = "Disabled"
@@ -119,9 +119,6 @@ class KmsKey:
     @property
     def arn(self) -> str:
         return f"arn:aws:kms:{self.region}:{self.account_id}:key/{self.key_id}"
-
-    def with_changes(self, **changes: object) -> KmsKey:
-        return replace(self, **changes)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
