@@ -192,7 +192,9 @@ def status(data_dir: Path | None) -> None:
     if "unseal_progress" in health:
         state += f" (unseal progress {health['unseal_progress']})"
     click.echo(f"State:          {state}")
-    sys.exit(1 if health["sealed"] else 0)
+    if not health["storage_available"]:
+        click.echo("Storage state:  UNAVAILABLE (API calls answer 503 until it is back)")
+    sys.exit(0 if not health["sealed"] and health["storage_available"] else 1)
 
 
 @main.command()

@@ -24,6 +24,7 @@ from strongroom.services.kms import model as kms_model
 from strongroom.services.kms.service import KMS
 from strongroom.storage import changes, system
 from strongroom.storage.changes import ChangeFeed
+from strongroom.storage.engine import StorageUnavailable
 from strongroom.storage.identity import IdentityRepository
 from strongroom.storage.kms import KmsRepository
 from strongroom.storage.system import SystemStateRepository
@@ -129,10 +130,15 @@ class Core:
         )
 
     def health(self) -> dict[str, Any]:
-        self._changes.poll()  # a seal by another worker shows here too
+        try:
+            self._changes.poll()  # a seal by another worker shows here too
+            storage_ok = True
+        except StorageUnavailable:
+            storage_ok = False
         status = self.seal_status()
         health: dict[str, Any] = {
-            "status": "sealed" if status.sealed else "ok",
+            "status": "sealed" if status.sealed else "ok" if storage_ok else "storage unavailable",
+            "storage_available": storage_ok,
             "sealed": status.sealed,
             "seal": status.kind,
             "version": __version__,

@@ -114,7 +114,8 @@ def _control_app(core: Core) -> Starlette:
 
     async def health(_: Request) -> Response:
         report = core.health()
-        return JSONResponse(report, status_code=503 if report["sealed"] else 200)
+        healthy = not report["sealed"] and report["storage_available"]
+        return JSONResponse(report, status_code=200 if healthy else 503)
 
     async def unseal(request: Request) -> Response:
         body = await _read_body(request.scope, request.receive, CONTROL_MAX_BODY_BYTES)

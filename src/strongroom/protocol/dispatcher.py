@@ -31,6 +31,7 @@ from strongroom.protocol.errors import (
 from strongroom.protocol.registry import Registry, ServiceEndpoint
 from strongroom.protocol.wire import WireRequest, WireResponse
 from strongroom.services.context import RequestContext
+from strongroom.storage.engine import StorageUnavailable
 
 log = logging.getLogger("strongroom.dispatch")
 
@@ -68,6 +69,10 @@ class Dispatcher:
             return self._error(
                 model, ServiceUnavailableException(SEALED_MESSAGE), request_id, operation_name
             )
+        except StorageUnavailable as outage:
+            log.error("request %s: storage unavailable: %s", request_id, outage)
+            unavailable = ServiceUnavailableException("Storage is unavailable; try again later.")
+            return self._error(model, unavailable, request_id, operation_name)
         except Exception:
             # A bug: log where it happened (never parameters or values) and answer as AWS does.
             log.exception("request %s: unexpected failure in %s", request_id, operation_name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, Engine, ExceptionContext, make_url
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant will do: it only has to be the same on every node sharing one database.
@@ -14,6 +14,20 @@ _MIGRATION_LOCK_ID = 0x5354524F4E47  # "STRONG"
 
 class StorageError(Exception):
     """Storage cannot be opened or migrated; the message never contains credentials."""
+
+
+class StorageUnavailable(StorageError):
+    """Storage does not answer (down, unreachable, locked): the call fails and changes nothing,
+    and callers answer "try again later" instead of an internal error."""
+
+
+def _translate_outage(context: ExceptionContext) -> BaseException | None:
+    if context.is_pre_ping:
+        return None  # the pool handles these itself by reconnecting
+    if context.is_disconnect or isinstance(context.sqlalchemy_exception, sa.exc.OperationalError):
+        # The driver's text names host and database, never the password.
+        return StorageUnavailable(str(context.original_exception).strip().splitlines()[0])
+    return None
 
 
 def sqlite_url(path: Path) -> str:
@@ -53,8 +67,16 @@ def create_storage_engine(url: str) -> Engine:
             max_overflow=8,
         )
         sa.event.listen(engine, "connect", _enable_sqlite_durability)
-        return engine
-    return sa.create_engine(parsed, pool_size=8, max_overflow=8, pool_pre_ping=True)
+    else:
+        engine = sa.create_engine(
+            parsed,
+            connect_args={"connect_timeout": 5},
+            pool_size=8,
+            max_overflow=8,
+            pool_pre_ping=True,
+        )
+    sa.event.listen(engine, "handle_error", _translate_outage)
+    return engine
 
 
 def migrate(engine: Engine) -> None:
@@ -71,7 +93,5 @@ def migrate(engine: Engine) -> None:
                 connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK_ID)))
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
-    except sa.exc.OperationalError as error:
-        raise StorageError(
-            f"cannot open storage {describe(str(engine.url))}: {error.orig}"
-        ) from None
+    except StorageUnavailable as error:
+        raise StorageError(f"cannot open storage {describe(str(engine.url))}: {error}") from None
