@@ -94,11 +94,6 @@ class BadRequest:
 
 
 @pytest.fixture(scope="module")
-def kms(dev_server):
-    return dev_server.client("kms")
-
-
-@pytest.fixture(scope="module")
 def world(kms) -> World:
     key_id = kms.create_key(Tags=[{"TagKey": "owner", "TagValue": "bad-input"}])["KeyMetadata"][
         "KeyId"

@@ -1,9 +1,16 @@
-"""Read the whole KMS state a test can see, to prove that a rejected request changed nothing."""
+"""KMS test helpers: read the whole KMS state a test can see (to prove that a rejected request
+changed nothing), expect AWS errors, and AWS's fixed message texts."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import re
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
 
 
 def all_pages(call: Callable[..., dict[str, Any]], member: str, **params: Any) -> list[Any]:
@@ -45,3 +52,41 @@ def snapshot(kms: Any, watched_keys: Iterable[str] = ()) -> dict[str, Any]:
             for key_id in watched_keys
         },
     }
+
+
+DRY_RUN_MESSAGE = "The request would have succeeded, but the DryRun option is set."
+ALIAS_PREFIX_MESSAGE = (
+    'Alias must start with the prefix "alias/". Please see '
+    "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"
+)
+INCORRECT_KEY_MESSAGE = (
+    "The key ID in the request does not identify a KMS key that can perform this operation."
+)
+OTHER_ACCOUNT = "111122223333"
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def unique_alias() -> str:
+    return f"alias/test-{uuid.uuid4()}"
+
+
+def alias_arn(key: dict[str, Any], alias_name: str) -> str:
+    return key["Arn"].rsplit(":", 1)[0] + ":" + alias_name
+
+
+@contextmanager
+def aws_error(code: str, status: int = 400, message: str | None = None) -> Iterator[None]:
+    with pytest.raises(ClientError) as info:
+        yield
+    response = info.value.response
+    assert response["Error"]["Code"] == code, response["Error"]
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == status, response["Error"]
+    if message is not None:
+        assert response["Error"]["Message"] == message
+
+
+@contextmanager
+def unchanged(kms: Any, *watched_keys: str) -> Iterator[None]:
+    before = snapshot(kms, watched_keys)
+    yield
+    assert snapshot(kms, watched_keys) == before
