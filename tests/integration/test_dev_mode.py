@@ -3,8 +3,11 @@ and through the CLI, and the guards that keep those controls off real servers.""
 
 from __future__ import annotations
 
+import json
 import shlex
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -169,3 +172,14 @@ def test_a_refused_dev_server_leaves_no_data_directory(tmp_path):
         env={"TMPDIR": str(tmp_path)},
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_operator_endpoints_answer_json_even_to_a_wrong_method(dev_server):
+    for path in ("/_strongroom/dev/reset", "/_strongroom/unseal", "/health"):
+        method = "POST" if path == "/health" else "GET"
+        request = urllib.request.Request(dev_server.endpoint + path, method=method)  # noqa: S310
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=5)  # noqa: S310 - the test server
+        with refused.value as reply:
+            assert reply.code == 405
+            assert json.load(reply) == {"error": "Method Not Allowed"}

@@ -13,6 +13,7 @@ import time
 
 import anyio.to_thread
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -183,4 +184,10 @@ def _control_app(core: Core) -> Starlette:
             Route(f"{CONTROL_PREFIX}/dev/reset", dev_reset, methods=["POST"]),
             Route(f"{CONTROL_PREFIX}/dev/clock", dev_clock, methods=["POST"]),
         ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, exception_handlers={HTTPException: _json_http_error})
+
+
+async def _json_http_error(_: Request, error: Exception) -> Response:
+    """Operator endpoints answer in JSON even for a wrong method, like every other reply."""
+    assert isinstance(error, HTTPException)
+    return JSONResponse({"error": error.detail}, status_code=error.status_code)
