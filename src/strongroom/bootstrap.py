@@ -110,12 +110,15 @@ def initialize(
         )
         pending_files.append((temporary, settings.credentials_file))
 
+    user_id = new_user_id()
     admin_key = AccessKeyRecord(
         access_key_id=access_key_id,
         account_id=account_id,
         user_name=ADMIN_USER,
-        user_id=new_user_id(),
-        secret_blob=keyring.encrypt(secret.encode(), access_key_aad(access_key_id)),
+        user_id=user_id,
+        secret_blob=keyring.encrypt(
+            secret.encode(), access_key_aad(access_key_id, account_id, ADMIN_USER, user_id)
+        ),
         status="Active",
     )
     barrier_state = {

@@ -215,6 +215,13 @@ def test_tampered_storage_is_refused_never_served(make_server, backend):
     assert error_code(kms.list_keys) == "UnrecognizedClientException"
     overwrite(server, secret_update, blob=secret_blob, key_id=access_key_id)
 
+    # The access key handed to another user or account in storage: it stops working there.
+    owner_update = "UPDATE access_keys SET user_name = :name WHERE access_key_id = :key_id"
+    overwrite(server, owner_update, name="someone-else", key_id=access_key_id)
+    server.restart()
+    assert error_code(kms.list_keys) == "UnrecognizedClientException"
+    overwrite(server, owner_update, name="admin", key_id=access_key_id)
+
     # The keyring or the seal configuration altered: the server refuses to start, says why.
     state_sql = "SELECT value FROM system_state WHERE name = :name"
     state_update = "UPDATE system_state SET value = :blob WHERE name = :name"

@@ -58,16 +58,18 @@ def recovered_secrets(server: Server, root_key: bytes | None = None) -> dict[str
             )
         ).all()
         access_keys = connection.execute(
-            sa.text("SELECT access_key_id, secret_blob FROM access_keys")
+            sa.text(
+                "SELECT access_key_id, account_id, user_name, user_id, secret_blob FROM access_keys"
+            )
         ).all()
     for key_id, account_id, region, version, blob in materials:
         arn = f"arn:aws:kms:{region}:{account_id}:key/{key_id}"
         secrets[f"material {key_id}/{version}"] = keyring.decrypt(
             bytes(blob), f"kms_key_materials/{arn}/{version}".encode()
         )
-    for access_key_id, blob in access_keys:
+    for access_key_id, account_id, user_name, user_id, blob in access_keys:
         secrets[f"secret of {access_key_id}"] = keyring.decrypt(
-            bytes(blob), access_key_aad(access_key_id)
+            bytes(blob), access_key_aad(access_key_id, account_id, user_name, user_id)
         )
     return secrets
 

@@ -11,15 +11,17 @@ from strongroom.auth.principal import Principal
 from strongroom.auth.sigv4 import AuthFailure, FailureKind, HttpRequest
 from strongroom.barrier.aead import IntegrityError
 from strongroom.barrier.barrier import Barrier
-from strongroom.storage.identity import IdentityRepository
+from strongroom.storage.identity import AccessKeyRecord, IdentityRepository
 
 _INVALID_TOKEN = "The security token included in the request is invalid."  # noqa: S105
 _SECRET_CACHE_SIZE = 1024
 log = logging.getLogger("strongroom.auth")
 
 
-def access_key_aad(access_key_id: str) -> bytes:
-    return f"access_keys/{access_key_id}".encode()
+def access_key_aad(access_key_id: str, account_id: str, user_name: str, user_id: str) -> bytes:
+    # The owner is bound in: a row moved to another account or user in storage stops working
+    # instead of lending its secret to that identity.
+    return f"access_keys/{access_key_id}/{account_id}/{user_name}/{user_id}".encode()
 
 
 class Authenticator:
@@ -36,8 +38,7 @@ class Authenticator:
         # Request signatures are always checked against real time, never the dev clock: a dev
         # server whose clock was advanced must still accept requests signed just now.
         self._wall_clock = wall_clock
-        # Keyed by the stored ciphertext, so a changed or rotated secret is never served stale.
-        self._secrets: dict[bytes, str] = {}
+        self._secrets: dict[tuple[bytes, bytes], str] = {}
 
     def authenticate(self, request: HttpRequest, service: str) -> tuple[Principal, str]:
         """Return the principal and the region the request is scoped to."""
@@ -46,9 +47,7 @@ class Authenticator:
         record = self._identities.access_key(parsed.scope.access_key_id)
         if record is None or record.status != "Active":
             raise AuthFailure(FailureKind.UNKNOWN_KEY, _INVALID_TOKEN)
-        sigv4.verify_signature(
-            request, parsed, self._secret(record.access_key_id, record.secret_blob)
-        )
+        sigv4.verify_signature(request, parsed, self._secret(record))
         principal = Principal(
             account_id=record.account_id,
             user_name=record.user_name,
@@ -62,17 +61,24 @@ class Authenticator:
         self._secrets.clear()
         sigv4.signing_key.cache_clear()
 
-    def _secret(self, access_key_id: str, blob: bytes) -> str:
-        secret = self._secrets.get(blob)
+    def _secret(self, record: AccessKeyRecord) -> str:
+        aad = access_key_aad(
+            record.access_key_id, record.account_id, record.user_name, record.user_id
+        )
+        # Keyed by ciphertext and owner: a changed secret or owner is never served from here.
+        cache_key = (record.secret_blob, aad)
+        secret = self._secrets.get(cache_key)
         if secret is None:
             try:
-                secret = self._barrier.decrypt(blob, access_key_aad(access_key_id)).decode()
+                secret = self._barrier.decrypt(record.secret_blob, aad).decode()
             except IntegrityError:
                 # Altered storage: the key cannot be used, which the client sees as an invalid
                 # key (not a 500); the operator sees why.
-                log.error("access key %s: stored secret failed an integrity check", access_key_id)
+                log.error(
+                    "access key %s: stored secret failed an integrity check", record.access_key_id
+                )
                 raise AuthFailure(FailureKind.UNKNOWN_KEY, _INVALID_TOKEN) from None
             if len(self._secrets) >= _SECRET_CACHE_SIZE:
                 self._secrets.clear()
-            self._secrets[blob] = secret
+            self._secrets[cache_key] = secret
         return secret
