@@ -255,3 +255,42 @@ def test_tampered_storage_is_refused_never_served(make_server, backend):
     assert kms.decrypt(CiphertextBlob=healthy_blob)["Plaintext"] == plain
     assert "unexpected failure" not in server.log_text()
     assert "Traceback" not in server.log_text()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_key_metadata_edited_in_storage_is_refused(make_server, backend):
+    server = make_server(backend)
+    kms = server.client("kms")
+    disabled, moved, healthy = (
+        kms.create_key(Description=name)["KeyMetadata"]["KeyId"]
+        for name in ("disabled", "moved", "healthy")
+    )
+    kms.disable_key(KeyId=disabled)
+    state_update = "UPDATE kms_keys SET key_state = :state WHERE key_id = :key_id"
+    region_update = "UPDATE kms_keys SET region = :region WHERE key_id = :key_id"
+    # Storage re-enables a disabled key, and moves another to a second region of the account.
+    overwrite(server, state_update, state="Enabled", key_id=disabled)
+    overwrite(server, region_update, region="eu-west-1", key_id=moved)
+    server.restart()
+
+    for call in (
+        lambda: kms.encrypt(KeyId=disabled, Plaintext=b"x"),
+        lambda: kms.describe_key(KeyId=disabled),
+        lambda: kms.enable_key(KeyId=disabled),
+    ):
+        assert error_code(call) == "KMSInvalidStateException"
+    elsewhere = server.client("kms", region_name="eu-west-1")
+    assert error_code(lambda: elsewhere.encrypt(KeyId=moved, Plaintext=b"x")) == (
+        "KMSInvalidStateException"
+    )
+    assert moved not in {k["KeyId"] for k in elsewhere.list_keys()["Keys"]}
+    listed = {k["KeyId"] for k in kms.list_keys()["Keys"]}
+    assert disabled not in listed and healthy in listed
+    assert kms.encrypt(KeyId=healthy, Plaintext=b"x")["KeyId"].endswith(healthy)
+
+    # Put back as the server wrote them, the keys are what they were.
+    overwrite(server, state_update, state="Disabled", key_id=disabled)
+    overwrite(server, region_update, region="us-east-1", key_id=moved)
+    server.restart()
+    assert kms.describe_key(KeyId=disabled)["KeyMetadata"]["KeyState"] == "Disabled"
+    assert kms.encrypt(KeyId=moved, Plaintext=b"x")["KeyId"].endswith(moved)

@@ -120,3 +120,22 @@ def test_garbage_blobs_are_malformed_or_fail_authentication(garbage):
     with pytest.raises((aead.IntegrityError, ciphertext.MalformedCiphertext)):
         ciphertext.read_header(garbage)
         ciphertext.open_blob(garbage, KEY, None)
+
+
+@given(st.binary(max_size=256), st.data())
+def test_row_tags_detect_any_change_and_survive_a_new_keyring_term(record, data):
+    keyring = Keyring.generate()
+    tag = keyring.mac(record)
+    keyring.verify(record, tag)
+    changed = bytearray(record + b"!")
+    changed[data.draw(st.integers(0, len(changed) - 1))] ^= 1
+    with pytest.raises(aead.IntegrityError):
+        keyring.verify(bytes(changed), tag)
+    # A later term tags new rows; rows tagged under the old term still verify.
+    keyring.keys[2], keyring.active_term = aead.new_key(), 2
+    keyring.verify(record, tag)
+    assert keyring.mac(record) != tag
+    with pytest.raises(aead.IntegrityError):
+        Keyring.generate().verify(record, tag)
+    with pytest.raises(aead.IntegrityError):
+        keyring.verify(record, tag[:-1])

@@ -45,6 +45,14 @@ class Barrier:
         """Encrypt for storage; `aad` binds the value to where it is stored (table, row id)."""
         return self._active().encrypt(plaintext, aad)
 
+    def mac(self, data: bytes) -> bytes:
+        """Tag metadata that storage keeps in the clear, so edits to it can be detected."""
+        return self._active().mac(data)
+
+    def verify(self, data: bytes, tag: bytes) -> None:
+        """Raise IntegrityError when `data` is not what was tagged."""
+        self._active().verify(data, tag)
+
     def decrypt(self, blob: bytes, aad: bytes) -> bytes:
         """Raise IntegrityError when the stored value was altered or moved to another row."""
         return self._active().decrypt(blob, aad)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, fields
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -12,7 +13,15 @@ from strongroom.services.kms.model import KmsAlias, KmsKey
 from strongroom.storage.changes import ChangeFeed
 from strongroom.storage.schema import kms_aliases, kms_key_materials, kms_keys, kms_tags
 
-_KEY_COLUMNS = [kms_keys.c[f.name] for f in fields(KmsKey)]
+# A stored key is the key and the barrier's integrity tag over it (verified by the service).
+_KEY_COLUMNS = [*(kms_keys.c[f.name] for f in fields(KmsKey)), kms_keys.c.row_mac]
+StoredKey = tuple[KmsKey, bytes]
+
+
+def _stored_key(row: sa.Row[Any]) -> StoredKey:
+    return KmsKey(*row[:-1]), row[-1]
+
+
 _ALIAS_COLUMNS = [kms_aliases.c[f.name] for f in fields(KmsAlias)]
 
 
@@ -33,9 +42,11 @@ class KmsRepository:
 
     # Keys and key material
 
-    def create_key(self, key: KmsKey, material_blob: bytes, tags: Mapping[str, str]) -> None:
+    def create_key(
+        self, key: KmsKey, row_mac: bytes, material_blob: bytes, tags: Mapping[str, str]
+    ) -> None:
         with self._engine.begin() as connection:
-            connection.execute(sa.insert(kms_keys).values(**asdict(key)))
+            connection.execute(sa.insert(kms_keys).values(**asdict(key), row_mac=row_mac))
             connection.execute(
                 sa.insert(kms_key_materials).values(
                     key_id=key.key_id,
@@ -47,25 +58,28 @@ class KmsRepository:
             self._insert_tags(connection, key.key_id, tags)
             self._changes.bump(connection)
 
-    def key(self, key_id: str) -> KmsKey | None:
+    def key(self, key_id: str) -> StoredKey | None:
         return self._changes.cached(self._keys, key_id, lambda: self._load_key(key_id))
 
-    def _load_key(self, key_id: str) -> KmsKey | None:
+    def _load_key(self, key_id: str) -> StoredKey | None:
         with self._engine.connect() as connection:
             row = connection.execute(
                 sa.select(*_KEY_COLUMNS).where(kms_keys.c.key_id == key_id)
             ).first()
-        return KmsKey(*row) if row else None
+        return _stored_key(row) if row else None
 
-    def update_key(self, key_id: str, **values: object) -> None:
+    def replace_key(self, key: KmsKey, row_mac: bytes) -> None:
+        """Write the whole row: concurrent changes then leave one consistent, tagged version."""
         with self._engine.begin() as connection:
             connection.execute(
-                sa.update(kms_keys).where(kms_keys.c.key_id == key_id).values(**values)
+                sa.update(kms_keys)
+                .where(kms_keys.c.key_id == key.key_id)
+                .values(**asdict(key), row_mac=row_mac)
             )
             # Keys are cached: without this a disabled key would keep encrypting here.
             self._changes.bump(connection)
 
-    def keys(self, account_id: str, region: str, after: str, limit: int) -> list[KmsKey]:
+    def keys(self, account_id: str, region: str, after: str, limit: int) -> list[StoredKey]:
         """Keys ordered by id, starting after the id `after` ('' for the first page)."""
         with self._engine.connect() as connection:
             rows = connection.execute(
@@ -78,11 +92,11 @@ class KmsRepository:
                 .order_by(kms_keys.c.key_id)
                 .limit(limit)
             )
-            return [KmsKey(*row) for row in rows]
+            return [_stored_key(row) for row in rows]
 
     def key_with_material(
         self, key_id: str, version: int | None = None
-    ) -> tuple[KmsKey | None, bytes | None]:
+    ) -> tuple[StoredKey | None, bytes | None]:
         """The key and its stored material of `version` (default: current), in one query."""
         return self._changes.cached(
             self._keys_with_material,
@@ -92,7 +106,7 @@ class KmsRepository:
 
     def _load_key_with_material(
         self, key_id: str, version: int | None
-    ) -> tuple[KmsKey | None, bytes | None]:
+    ) -> tuple[StoredKey | None, bytes | None]:
         wanted = kms_keys.c.current_material_version if version is None else sa.literal(version)
         query = (
             sa.select(*_KEY_COLUMNS, kms_key_materials.c.material_blob)
@@ -109,7 +123,7 @@ class KmsRepository:
             row = connection.execute(query).first()
         if row is None:
             return None, None
-        return KmsKey(*row[:-1]), row[-1]
+        return _stored_key(row[:-1]), row[-1]
 
     # Aliases
 

@@ -61,6 +61,9 @@ kms_keys = sa.Table(
     sa.Column("multi_region", sa.Boolean, nullable=False),
     sa.Column("current_material_version", sa.Integer, nullable=False),
     sa.Column("creation_date", sa.Float, nullable=False),
+    # Barrier integrity tag over every column above: storage cannot re-enable a key, move it
+    # to another account or rewrite its policy unnoticed.
+    sa.Column("row_mac", sa.LargeBinary, nullable=False),
     sa.Index("ix_kms_keys_account_region", "account_id", "region"),
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 ENABLED = "Enabled"
 DISABLED = "Disabled"
@@ -119,6 +119,10 @@ class KmsKey:
     @property
     def arn(self) -> str:
         return f"arn:aws:kms:{self.region}:{self.account_id}:key/{self.key_id}"
+
+    def record(self) -> bytes:
+        """Every field, canonically: what the row's integrity tag covers."""
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True)

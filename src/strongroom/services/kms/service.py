@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from strongroom.barrier.aead import IntegrityError, new_key
@@ -31,13 +33,14 @@ from strongroom.services.kms.model import (
     new_key_id,
     parse_key_reference,
 )
-from strongroom.storage.kms import AliasExists, KmsRepository
+from strongroom.storage.kms import AliasExists, KmsRepository, StoredKey
 
 _DEFAULT_KEYS_PAGE = 100
 _DEFAULT_ALIASES_PAGE = 50
 _DEFAULT_TAGS_PAGE = 50
 _DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}
 _MATERIAL_CACHE_SIZE = 4096
+log = logging.getLogger("strongroom.kms")
 _DRY_RUN_MESSAGE = "The request would have succeeded, but the DryRun option is set."
 # PostgreSQL text cannot hold NUL, so stored free text refuses it on every backend alike; AWS's
 # tag rules allow no control characters anyway.
@@ -59,10 +62,13 @@ class KMS:
         # Decrypted key material, keyed by its stored ciphertext: a row that changes in storage
         # (or is tampered with) is never served from here.
         self._materials: dict[bytes, bytes] = {}
+        # Key rows whose integrity tag was checked, by tag (saves a JSON dump and HMAC a call).
+        self._intact_rows: dict[bytes, KmsKey] = {}
 
     def forget_materials(self) -> None:
         """Called on seal: no key material may outlive the unsealed barrier."""
         self._materials.clear()
+        self._intact_rows.clear()
 
     # Keys
 
@@ -120,7 +126,7 @@ class KMS:
             creation_date=self._clock.time(),
         )
         material_blob = self._barrier.encrypt(new_key(), material_aad(key, 1))
-        self._keys.create_key(key, material_blob, tags)
+        self._keys.create_key(key, self._barrier.mac(key.record()), material_blob, tags)
         return {"KeyMetadata": _key_metadata(key)}
 
     def describe_key(
@@ -133,25 +139,30 @@ class KMS:
     ) -> dict[str, Any]:
         if Marker is not None and not is_key_id(Marker):
             raise e.InvalidMarkerException("Invalid marker")
-        keys = self._keys.keys(ctx.account_id, ctx.region, Marker or "", Limit + 1)
-        page = [{"KeyId": k.key_id, "KeyArn": k.arn} for k in keys[:Limit]]
-        return _paged("Keys", page, keys[Limit - 1].key_id if len(keys) > Limit else None)
+        stored = self._keys.keys(ctx.account_id, ctx.region, Marker or "", Limit + 1)
+        page = [
+            {"KeyId": key.key_id, "KeyArn": key.arn}
+            for key, row_mac in stored[:Limit]
+            if self._intact(key, row_mac)  # an altered row is not listed (and is logged)
+        ]
+        more = len(stored) > Limit
+        return _paged("Keys", page, stored[Limit - 1][0].key_id if more else None)
 
     def update_key_description(self, ctx: RequestContext, KeyId: str, Description: str) -> None:
         key = self._resolve(ctx, KeyId, allow_alias=False)
         self._require_not_pending_deletion(key)
         _check_description(Description)
-        self._keys.update_key(key.key_id, description=Description)
+        self._save(replace(key, description=Description))
 
     def enable_key(self, ctx: RequestContext, KeyId: str) -> None:
         key = self._resolve(ctx, KeyId, allow_alias=False)
         self._require_not_pending_deletion(key)
-        self._keys.update_key(key.key_id, key_state=ENABLED)
+        self._save(replace(key, key_state=ENABLED))
 
     def disable_key(self, ctx: RequestContext, KeyId: str) -> None:
         key = self._resolve(ctx, KeyId, allow_alias=False)
         self._require_not_pending_deletion(key)
-        self._keys.update_key(key.key_id, key_state=DISABLED)
+        self._save(replace(key, key_state=DISABLED))
 
     # Cryptographic operations
 
@@ -371,7 +382,7 @@ class KMS:
     def _resolve(self, ctx: RequestContext, key_id: str, allow_alias: bool = True) -> KmsKey:
         """Find the key a KeyId names in the caller's account and region, or NotFoundException."""
         target = self._target_id(ctx, key_id, allow_alias)
-        return self._owned(ctx, self._keys.key(target), target)
+        return self._owned(ctx, self._verified(self._keys.key(target)), target)
 
     def _target_id(self, ctx: RequestContext, key_id: str, allow_alias: bool) -> str:
         reference = parse_key_reference(key_id)
@@ -385,6 +396,33 @@ class KMS:
         if reference.alias_name is not None:
             return self._existing_alias(ctx, reference.alias_name).target_key_id
         return reference.key_id or ""
+
+    def _save(self, key: KmsKey) -> None:
+        self._keys.replace_key(key, self._barrier.mac(key.record()))
+
+    def _intact(self, key: KmsKey, row_mac: bytes) -> bool:
+        if self._intact_rows.get(row_mac) == key:
+            return True  # verified before: same tag, same fields
+        try:
+            self._barrier.verify(key.record(), row_mac)
+        except IntegrityError:
+            log.error("KMS key %s: its stored record failed an integrity check", key.key_id)
+            return False
+        if len(self._intact_rows) >= _MATERIAL_CACHE_SIZE:
+            self._intact_rows.clear()
+        self._intact_rows[row_mac] = key
+        return True
+
+    def _verified(self, stored: StoredKey | None) -> KmsKey | None:
+        """The stored key, or KMSInvalidStateException when its row was altered in storage."""
+        if stored is None:
+            return None
+        key, row_mac = stored
+        if not self._intact(key, row_mac):
+            raise e.KMSInvalidStateException(
+                f"{key.arn} is unusable: its stored record failed an integrity check."
+            )
+        return key
 
     @staticmethod
     def _owned(ctx: RequestContext, key: KmsKey | None, target_id: str) -> KmsKey:
@@ -427,7 +465,7 @@ class KMS:
     def _usable_key(self, ctx: RequestContext, key_id: str, algorithm: str) -> tuple[KmsKey, bytes]:
         target = self._target_id(ctx, key_id, allow_alias=True)
         found, blob = self._keys.key_with_material(target)
-        key = self._owned(ctx, found, target)
+        key = self._owned(ctx, self._verified(found), target)
         self._require_usable(key, algorithm)
         return key, self._material(key, key.current_material_version, blob)
 
@@ -470,7 +508,8 @@ class KMS:
                 "The key ID in the request does not identify a KMS key that can perform this "
                 "operation."
             )
-        key, material_blob = self._keys.key_with_material(header.key_id, header.material_version)
+        found, material_blob = self._keys.key_with_material(header.key_id, header.material_version)
+        key = self._verified(found)
         if key is None or key.account_id != ctx.account_id or key.region != ctx.region:
             raise e.InvalidCiphertextException("")
         self._require_usable(key, algorithm)

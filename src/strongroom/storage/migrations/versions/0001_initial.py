@@ -57,6 +57,7 @@ def upgrade() -> None:
         sa.Column("multi_region", sa.Boolean, nullable=False),
         sa.Column("current_material_version", sa.Integer, nullable=False),
         sa.Column("creation_date", sa.Float, nullable=False),
+        sa.Column("row_mac", sa.LargeBinary, nullable=False),
     )
     op.create_index("ix_kms_keys_account_region", "kms_keys", ["account_id", "region"])
     op.create_table(
