@@ -22,11 +22,13 @@ from strongroom.protocol.dispatcher import Dispatcher
 from strongroom.protocol.registry import Registry, ServiceEndpoint, load_model
 from strongroom.services.kms import model as kms_model
 from strongroom.services.kms.service import KMS
+from strongroom.services.secretsmanager.service import SecretsManager
 from strongroom.storage import changes, system
 from strongroom.storage.changes import ChangeFeed
 from strongroom.storage.engine import StorageUnavailable
 from strongroom.storage.identity import IdentityRepository
 from strongroom.storage.kms import KmsRepository
+from strongroom.storage.secretsmanager import SecretsRepository
 from strongroom.storage.system import SystemStateRepository
 
 _OFFSET = struct.Struct(">d")
@@ -60,8 +62,14 @@ class Core:
         self.authenticator = Authenticator(
             IdentityRepository(engine, self._changes), self.barrier, aws_regions(), wall_clock
         )
+        secrets = SecretsManager(SecretsRepository(engine), self.kms, self.barrier, self.clock)
         self.dispatcher = Dispatcher(
-            Registry([ServiceEndpoint(load_model("kms"), self.kms, kms_model.CACHED_OPERATIONS)]),
+            Registry(
+                [
+                    ServiceEndpoint(load_model("kms"), self.kms, kms_model.CACHED_OPERATIONS),
+                    ServiceEndpoint(load_model("secretsmanager"), secrets),
+                ]
+            ),
             self.authenticator,
             self.barrier,
         )

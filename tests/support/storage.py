@@ -99,3 +99,29 @@ def leaked(secrets: dict[str, bytes], haystack: bytes) -> list[str]:
         for name, secret in secrets.items()
         if any(encoded in haystack for encoded in encodings(secret))
     ]
+
+
+def storage_dump(server: Server) -> bytes:
+    """Every byte storage holds: the SQLite files, or every column of every PostgreSQL table."""
+    if server.args[:1] != ["--storage"]:
+        files = sorted(server.data_dir.glob("strongroom.db*"))
+        assert files
+        return b"".join(path.read_bytes() for path in files)
+    parts = []
+    with storage(server) as engine, engine.connect() as connection:
+        tables = sa.inspect(connection).get_table_names()
+        assert {"system_state", "kms_key_materials", "access_keys"} <= set(tables)
+        for table in tables:
+            # Table names come from the database itself.
+            for row in connection.execute(sa.text(f'SELECT * FROM "{table}"')):  # noqa: S608
+                for value in row:
+                    parts.append(
+                        bytes(value)
+                        if isinstance(value, bytes | memoryview)
+                        else str(value).encode()
+                    )
+            # PostgreSQL's own text rendering of each row as well (bytea as \x... hex).
+            rendering = sa.text(f'SELECT t::text FROM "{table}" t')  # noqa: S608
+            rendered = connection.execute(rendering).scalars()
+            parts.extend(text.encode() for text in rendered)
+    return b"\n".join(parts)

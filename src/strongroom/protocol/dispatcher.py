@@ -107,7 +107,8 @@ class Dispatcher:
             )
         codec = _codec(endpoint.model)
         params: dict[str, Any] = codec.decode(operation, request.http.body)
-        unsupported = params.keys() - _parameters(handler)
+        accepted = _parameters(handler)
+        unsupported = params.keys() - accepted if accepted is not None else set()
         if unsupported:
             # A member newer botocore models know and this service does not: refuse rather
             # than ignore it (an ignored DryRun, say, would change things).
@@ -136,8 +137,12 @@ class Dispatcher:
 
 
 @functools.cache
-def _parameters(handler: Callable[..., Any]) -> frozenset[str]:
-    return frozenset(inspect.signature(handler).parameters)
+def _parameters(handler: Callable[..., Any]) -> frozenset[str] | None:
+    """The members a handler takes; None when it takes any (**options)."""
+    parameters = inspect.signature(handler).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    return frozenset(p.name for p in parameters)
 
 
 def _codec(model: ServiceModel | None) -> Any:

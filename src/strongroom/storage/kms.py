@@ -43,20 +43,33 @@ class KmsRepository:
     # Keys and key material
 
     def create_key(
-        self, key: KmsKey, row_mac: bytes, material_blob: bytes, tags: Mapping[str, str]
+        self,
+        key: KmsKey,
+        row_mac: bytes,
+        material_blob: bytes,
+        tags: Mapping[str, str],
+        alias: KmsAlias | None = None,
     ) -> None:
-        with self._engine.begin() as connection:
-            connection.execute(sa.insert(kms_keys).values(**asdict(key), row_mac=row_mac))
-            connection.execute(
-                sa.insert(kms_key_materials).values(
-                    key_id=key.key_id,
-                    version=key.current_material_version,
-                    material_blob=material_blob,
-                    created_at=key.creation_date,
+        """Store a new key, with its first alias in the same transaction (AliasExists: none)."""
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(sa.insert(kms_keys).values(**asdict(key), row_mac=row_mac))
+                connection.execute(
+                    sa.insert(kms_key_materials).values(
+                        key_id=key.key_id,
+                        version=key.current_material_version,
+                        material_blob=material_blob,
+                        created_at=key.creation_date,
+                    )
                 )
-            )
-            self._insert_tags(connection, key.key_id, tags)
-            self._changes.bump(connection)
+                self._insert_tags(connection, key.key_id, tags)
+                if alias is not None:
+                    connection.execute(sa.insert(kms_aliases).values(**asdict(alias)))
+                self._changes.bump(connection)
+        except sa.exc.IntegrityError:
+            if alias is None:
+                raise
+            raise AliasExists(alias.alias_name) from None
 
     def key(self, key_id: str) -> StoredKey | None:
         return self._changes.cached(self._keys, key_id, lambda: self._load_key(key_id))

@@ -95,6 +95,61 @@ kms_tags = sa.Table(
     sa.Column("tag_value", sa.String(256), nullable=False),
 )
 
+sm_secrets = sa.Table(
+    "sm_secrets",
+    metadata,
+    sa.Column("arn", sa.String(2048), primary_key=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(512), nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("kms_key_id", sa.String(2048), nullable=True),
+    sa.Column("created_date", sa.Float, nullable=False),
+    sa.Column("last_changed_date", sa.Float, nullable=False),
+    sa.Column("last_accessed_date", sa.Float, nullable=True),
+    sa.Column("deleted_date", sa.Float, nullable=True),
+    sa.UniqueConstraint("account_id", "region", "name", name="uq_sm_secrets_name"),
+)
+
+# One row per secret version: the value encrypted under a data key that KMS wraps (envelope),
+# and a barrier tag of the value so an idempotent retry can be recognised without plaintext.
+sm_versions = sa.Table(
+    "sm_versions",
+    metadata,
+    sa.Column("arn", sa.String(2048), sa.ForeignKey("sm_secrets.arn"), primary_key=True),
+    sa.Column("version_id", sa.String(64), primary_key=True),
+    sa.Column("created_date", sa.Float, nullable=False),
+    sa.Column("kms_key_arn", sa.String(2048), nullable=False),
+    sa.Column("is_binary", sa.Boolean, nullable=False),
+    sa.Column("value_blob", sa.LargeBinary, nullable=False),
+    sa.Column("value_mac", sa.LargeBinary, nullable=False),
+)
+
+sm_stages = sa.Table(
+    "sm_stages",
+    metadata,
+    sa.Column("arn", sa.String(2048), sa.ForeignKey("sm_secrets.arn"), primary_key=True),
+    sa.Column("stage", sa.String(256), primary_key=True),
+    sa.Column("version_id", sa.String(64), nullable=False),
+)
+
+sm_tags = sa.Table(
+    "sm_tags",
+    metadata,
+    sa.Column("arn", sa.String(2048), sa.ForeignKey("sm_secrets.arn"), primary_key=True),
+    sa.Column("tag_key", sa.String(128), primary_key=True),
+    sa.Column("tag_value", sa.String(256), nullable=False),
+)
+
 # What `--dev` reset wipes: every service's resources, children before parents. Accounts,
 # credentials and the barrier stay, so the documented test credentials keep working.
-SERVICE_TABLES = (kms_tags, kms_aliases, kms_key_materials, kms_keys)
+SERVICE_TABLES = (
+    sm_tags,
+    sm_stages,
+    sm_versions,
+    sm_secrets,
+    kms_tags,
+    kms_aliases,
+    kms_key_materials,
+    kms_keys,
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -110,24 +111,49 @@ class KMS:
         )
         tags = _checked_tags(Tags or [])
         _check_description(Description)
-        key = KmsKey(
+        key = self._new_key(ctx, Description, policy, "CUSTOMER")
+        self._store_key(key, tags)
+        return {"KeyMetadata": _key_metadata(key)}
+
+    def aws_managed_key(self, ctx: RequestContext, alias_name: str, description: str) -> str:
+        """The ARN of the account's AWS managed key behind `alias_name` (e.g.
+        alias/aws/secretsmanager), created with its alias on first use, as AWS does."""
+        alias = self._keys.alias(ctx.account_id, ctx.region, alias_name)
+        if alias is None:
+            key = self._new_key(ctx, description, default_key_policy(ctx.account_id), "AWS")
+            now = self._clock.time()
+            # A concurrent first use may win the alias: then nothing of ours was stored.
+            with contextlib.suppress(AliasExists):
+                self._store_key(
+                    key, {}, KmsAlias(ctx.account_id, ctx.region, alias_name, key.key_id, now, now)
+                )
+            alias = self._existing_alias(ctx, alias_name)
+        return self._resolve(ctx, alias.target_key_id, allow_alias=False).arn
+
+    def _new_key(
+        self, ctx: RequestContext, description: str, policy: str, key_manager: str
+    ) -> KmsKey:
+        return KmsKey(
             key_id=new_key_id(),
             account_id=ctx.account_id,
             region=ctx.region,
-            description=Description,
-            key_usage=KeyUsage,
-            key_spec=key_spec,
+            description=description,
+            key_usage=ENCRYPT_DECRYPT,
+            key_spec=SYMMETRIC_DEFAULT,
             key_state=ENABLED,
-            key_manager="CUSTOMER",
-            origin=Origin,
+            key_manager=key_manager,
+            origin="AWS_KMS",
             policy=policy,
             multi_region=False,
             current_material_version=1,
             creation_date=self._clock.time(),
         )
+
+    def _store_key(
+        self, key: KmsKey, tags: Mapping[str, str], alias: KmsAlias | None = None
+    ) -> None:
         material_blob = self._barrier.encrypt(new_key(), material_aad(key, 1))
-        self._keys.create_key(key, self._barrier.mac(key.record()), material_blob, tags)
-        return {"KeyMetadata": _key_metadata(key)}
+        self._keys.create_key(key, self._barrier.mac(key.record()), material_blob, tags, alias)
 
     def describe_key(
         self, ctx: RequestContext, KeyId: str, GrantTokens: list[str] | None = None

@@ -1,0 +1,54 @@
+"""Secrets Manager entities and naming rules; no storage, no wire format."""
+
+from __future__ import annotations
+
+import re
+import secrets as _random
+import string
+from dataclasses import dataclass
+
+AWSCURRENT = "AWSCURRENT"
+AWSPREVIOUS = "AWSPREVIOUS"
+DEFAULT_KEY_ALIAS = "alias/aws/secretsmanager"
+DEFAULT_KEY_DESCRIPTION = (
+    "Default key that protects my Secrets Manager data when no other key is defined"
+)
+MAX_VERSIONS = 100  # AWS keeps at most this many versions; the oldest unlabelled go first
+_SUFFIX_ALPHABET = string.ascii_letters + string.digits
+_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):(\d{12}):secret:(.+)$")
+
+
+def secret_arn(region: str, account_id: str, name: str) -> str:
+    """A new ARN: the name and six random characters, as AWS makes them."""
+    suffix = "".join(_random.choice(_SUFFIX_ALPHABET) for _ in range(6))
+    return f"arn:aws:secretsmanager:{region}:{account_id}:secret:{name}-{suffix}"
+
+
+def parse_arn(text: str) -> tuple[str, str, str] | None:
+    """(region, account id, name with or without the suffix) of a secret ARN."""
+    match = _ARN.match(text)
+    return (match[1], match[2], match[3]) if match else None
+
+
+@dataclass(frozen=True)
+class Secret:
+    arn: str
+    account_id: str
+    region: str
+    name: str
+    description: str | None
+    kms_key_id: str | None
+    created_date: float
+    last_changed_date: float
+    last_accessed_date: float | None
+    deleted_date: float | None
+
+
+@dataclass(frozen=True)
+class SecretVersion:
+    version_id: str
+    created_date: float
+    kms_key_arn: str
+    is_binary: bool
+    value_blob: bytes
+    value_mac: bytes

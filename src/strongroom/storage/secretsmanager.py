@@ -1,0 +1,183 @@
+"""Secrets, versions (ciphertext only), staging labels and tags.
+
+Changes to one secret go through `locked(arn)`: a transaction that first writes the secret's
+row, which serialises writers on both backends (a row lock on PostgreSQL, the write lock on
+SQLite), so staging-label moves of concurrent calls never interleave.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, fields
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from strongroom.services.secretsmanager.model import AWSCURRENT, Secret, SecretVersion
+from strongroom.storage.schema import sm_secrets, sm_stages, sm_tags, sm_versions
+
+_SECRET_COLUMNS = [sm_secrets.c[f.name] for f in fields(Secret)]
+_VERSION_COLUMNS = [sm_versions.c[f.name] for f in fields(SecretVersion)]
+
+
+class SecretExists(Exception):
+    """A secret of that name exists in that account and region."""
+
+
+class SecretTransaction:
+    """One secret, locked for the life of the transaction."""
+
+    def __init__(self, connection: Connection, arn: str) -> None:
+        self._connection = connection
+        self.arn = arn
+
+    def version(self, version_id: str) -> SecretVersion | None:
+        row = self._connection.execute(
+            sa.select(*_VERSION_COLUMNS).where(
+                sm_versions.c.arn == self.arn, sm_versions.c.version_id == version_id
+            )
+        ).first()
+        return SecretVersion(*row) if row else None
+
+    def stages(self) -> dict[str, str]:
+        rows = self._connection.execute(
+            sa.select(sm_stages.c.stage, sm_stages.c.version_id).where(sm_stages.c.arn == self.arn)
+        )
+        return dict(rows.tuples().all())
+
+    def add_version(self, version: SecretVersion) -> None:
+        self._connection.execute(sa.insert(sm_versions).values(arn=self.arn, **asdict(version)))
+
+    def set_stage(self, stage: str, version_id: str) -> None:
+        self.remove_stage(stage)
+        self._connection.execute(
+            sa.insert(sm_stages).values(arn=self.arn, stage=stage, version_id=version_id)
+        )
+
+    def remove_stage(self, stage: str) -> None:
+        self._connection.execute(
+            sa.delete(sm_stages).where(sm_stages.c.arn == self.arn, sm_stages.c.stage == stage)
+        )
+
+    def version_ids_oldest_first(self) -> list[str]:
+        return list(
+            self._connection.scalars(
+                sa.select(sm_versions.c.version_id)
+                .where(sm_versions.c.arn == self.arn)
+                .order_by(sm_versions.c.created_date)
+            )
+        )
+
+    def delete_versions(self, version_ids: list[str]) -> None:
+        self._connection.execute(
+            sa.delete(sm_versions).where(
+                sm_versions.c.arn == self.arn, sm_versions.c.version_id.in_(version_ids)
+            )
+        )
+
+    def update(self, **values: object) -> None:
+        self._connection.execute(
+            sa.update(sm_secrets).where(sm_secrets.c.arn == self.arn).values(**values)
+        )
+
+
+class SecretsRepository:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def create(self, secret: Secret, tags: Mapping[str, str], first: SecretVersion | None) -> None:
+        """Store a new secret with its tags and first version (AWSCURRENT), all or nothing."""
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(sa.insert(sm_secrets).values(**asdict(secret)))
+                if tags:
+                    rows = [
+                        {"arn": secret.arn, "tag_key": k, "tag_value": v} for k, v in tags.items()
+                    ]
+                    connection.execute(sa.insert(sm_tags), rows)
+                if first is not None:
+                    created = SecretTransaction(connection, secret.arn)
+                    created.add_version(first)
+                    created.set_stage(AWSCURRENT, first.version_id)
+        except sa.exc.IntegrityError:
+            raise SecretExists(secret.name) from None
+
+    @contextmanager
+    def locked(self, arn: str, now: float) -> Iterator[SecretTransaction]:
+        """A transaction on one secret; the secret's LastChangedDate becomes `now`."""
+        with self._engine.begin() as connection:
+            connection.execute(
+                sa.update(sm_secrets).where(sm_secrets.c.arn == arn).values(last_changed_date=now)
+            )
+            yield SecretTransaction(connection, arn)
+
+    def by_arn(self, arn: str) -> Secret | None:
+        return self._one(sm_secrets.c.arn == arn)
+
+    def by_name(self, account_id: str, region: str, name: str) -> Secret | None:
+        return self._one(
+            sm_secrets.c.account_id == account_id,
+            sm_secrets.c.region == region,
+            sm_secrets.c.name == name,
+        )
+
+    def _one(self, *conditions: sa.ColumnElement[bool]) -> Secret | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(sa.select(*_SECRET_COLUMNS).where(*conditions)).first()
+        return Secret(*row) if row else None
+
+    def versions(self, arn: str) -> list[SecretVersion]:
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(*_VERSION_COLUMNS)
+                .where(sm_versions.c.arn == arn)
+                .order_by(sm_versions.c.created_date.desc())
+            )
+            return [SecretVersion(*row) for row in rows]
+
+    def version(self, arn: str, version_id: str) -> SecretVersion | None:
+        with self._engine.connect() as connection:
+            return SecretTransaction(connection, arn).version(version_id)
+
+    def stages(self, arn: str) -> dict[str, str]:
+        with self._engine.connect() as connection:
+            return SecretTransaction(connection, arn).stages()
+
+    def tags(self, arn: str) -> dict[str, str]:
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(sm_tags.c.tag_key, sm_tags.c.tag_value)
+                .where(sm_tags.c.arn == arn)
+                .order_by(sm_tags.c.tag_key)
+            )
+            return dict(rows.tuples().all())
+
+    def put_tags(self, arn: str, tags: Mapping[str, str]) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                sa.delete(sm_tags).where(sm_tags.c.arn == arn, sm_tags.c.tag_key.in_(tags))
+            )
+            connection.execute(
+                sa.insert(sm_tags),
+                [{"arn": arn, "tag_key": k, "tag_value": v} for k, v in tags.items()],
+            )
+
+    def delete_tags(self, arn: str, tag_keys: list[str]) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                sa.delete(sm_tags).where(sm_tags.c.arn == arn, sm_tags.c.tag_key.in_(tag_keys))
+            )
+
+    def set_last_accessed(self, arn: str, day: float) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                sa.update(sm_secrets).where(sm_secrets.c.arn == arn).values(last_accessed_date=day)
+            )
+
+    def destroy(self, arn: str) -> None:
+        """Delete the secret with every version, label and tag: the data is gone."""
+        with self._engine.begin() as connection:
+            for table in (sm_tags, sm_stages, sm_versions):
+                connection.execute(sa.delete(table).where(table.c.arn == arn))
+            connection.execute(sa.delete(sm_secrets).where(sm_secrets.c.arn == arn))

@@ -1,0 +1,206 @@
+"""Secrets Manager operations through stock boto3 against a real server: versions and staging
+labels, idempotency tokens, lookup by name and ARN, deletion and restore, errors as AWS
+documents them. Tests share one server per backend and use unique secret names."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.support.kms import aws_error
+
+
+@pytest.fixture(scope="module")
+def sm(dev_server):
+    return dev_server.client("secretsmanager")
+
+
+def unique_name() -> str:
+    return f"test/{uuid.uuid4()}"
+
+
+def token() -> str:
+    return str(uuid.uuid4())
+
+
+def test_lookup_by_name_full_arn_and_partial_arn(sm):
+    name = unique_name()
+    arn = sm.create_secret(Name=name, SecretString="v1")["ARN"]
+    assert arn.startswith(f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}-")
+    assert len(arn.rsplit("-", 1)[1]) == 6
+    partial = arn.rsplit("-", 1)[0]
+    for secret_id in (name, arn, partial):
+        reply = sm.get_secret_value(SecretId=secret_id)
+        assert (reply["ARN"], reply["Name"], reply["SecretString"]) == (arn, name, "v1")
+    with aws_error(
+        "ResourceNotFoundException", message="Secrets Manager can't find the specified secret."
+    ):
+        sm.get_secret_value(SecretId=unique_name())
+
+
+def test_versions_and_staging_labels(sm):
+    name = unique_name()
+    first = sm.create_secret(Name=name, SecretString="one")["VersionId"]
+    second = sm.put_secret_value(SecretId=name, SecretString="two")
+    assert second["VersionStages"] == ["AWSCURRENT"]
+    third = sm.put_secret_value(SecretId=name, SecretString="three")["VersionId"]
+    stages = sm.describe_secret(SecretId=name)["VersionIdsToStages"]
+    assert stages == {third: ["AWSCURRENT"], second["VersionId"]: ["AWSPREVIOUS"]}
+    assert sm.get_secret_value(SecretId=name, VersionStage="AWSPREVIOUS")["SecretString"] == "two"
+    assert sm.get_secret_value(SecretId=name, VersionId=first)["SecretString"] == "one"
+    listed = sm.list_secret_version_ids(SecretId=name)["Versions"]
+    assert {v["VersionId"] for v in listed} == {third, second["VersionId"]}
+    deprecated = sm.list_secret_version_ids(SecretId=name, IncludeDeprecated=True)["Versions"]
+    assert {v["VersionId"] for v in deprecated} == {first, second["VersionId"], third}
+
+    # A custom label, then AWSCURRENT moved back by hand: AWSPREVIOUS follows.
+    pending = sm.put_secret_value(SecretId=name, SecretString="four", VersionStages=["AWSPENDING"])
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == "three"
+    sm.update_secret_version_stage(
+        SecretId=name,
+        VersionStage="AWSCURRENT",
+        MoveToVersionId=pending["VersionId"],
+        RemoveFromVersionId=third,
+    )
+    stages = sm.describe_secret(SecretId=name)["VersionIdsToStages"]
+    assert stages[pending["VersionId"]] == ["AWSCURRENT", "AWSPENDING"]
+    assert stages[third] == ["AWSPREVIOUS"]
+    with aws_error("InvalidParameterException"):
+        sm.update_secret_version_stage(
+            SecretId=name, VersionStage="AWSCURRENT", MoveToVersionId=first
+        )
+    with aws_error("ResourceNotFoundException"):
+        sm.get_secret_value(SecretId=name, VersionStage="NOPE")
+
+
+def test_client_request_token_is_idempotent(sm):
+    name = unique_name()
+    sm.create_secret(Name=name, SecretString="a")
+    same = token()
+    first = sm.put_secret_value(SecretId=name, SecretString="b", ClientRequestToken=same)
+    again = sm.put_secret_value(SecretId=name, SecretString="b", ClientRequestToken=same)
+    assert again["VersionId"] == first["VersionId"] == same
+    assert len(sm.list_secret_version_ids(SecretId=name, IncludeDeprecated=True)["Versions"]) == 2
+    with aws_error("ResourceExistsException"):
+        sm.put_secret_value(SecretId=name, SecretString="other", ClientRequestToken=same)
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == "b"
+
+
+def test_binary_secrets_and_value_rules(sm):
+    name = unique_name()
+    sm.create_secret(Name=name, SecretBinary=b"\x00\x01binary")
+    reply = sm.get_secret_value(SecretId=name)
+    assert reply["SecretBinary"] == b"\x00\x01binary" and "SecretString" not in reply
+    with aws_error("InvalidParameterException"):
+        sm.create_secret(Name=unique_name(), SecretString="x", SecretBinary=b"x")
+    with aws_error("ResourceExistsException"):
+        sm.create_secret(Name=name, SecretString="again")
+    with aws_error("InvalidParameterException"):
+        sm.put_secret_value(SecretId=name)
+
+
+def test_delete_with_recovery_window_restore_and_force_delete(sm):
+    name = unique_name()
+    arn = sm.create_secret(Name=name, SecretString="keep me")["ARN"]
+    with aws_error("InvalidParameterException"):
+        sm.delete_secret(SecretId=name, RecoveryWindowInDays=6)
+    with aws_error("InvalidParameterException"):
+        sm.delete_secret(SecretId=name, RecoveryWindowInDays=7, ForceDeleteWithoutRecovery=True)
+    deleted = sm.delete_secret(SecretId=name, RecoveryWindowInDays=7)
+    assert deleted["ARN"] == arn
+    with aws_error(
+        "InvalidRequestException",
+        message=(
+            "You can't perform this operation on the secret because it was marked for deletion."
+        ),
+    ):
+        sm.get_secret_value(SecretId=name)
+    with aws_error("InvalidRequestException"):
+        sm.create_secret(Name=name, SecretString="x")
+    assert sm.describe_secret(SecretId=name)["DeletedDate"] == deleted["DeletionDate"]
+    sm.restore_secret(SecretId=name)
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == "keep me"
+    sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+    with aws_error("ResourceNotFoundException"):
+        sm.describe_secret(SecretId=arn)
+    sm.create_secret(Name=name, SecretString="a new secret of that name")
+
+
+def test_update_secret_description_and_value(sm):
+    name = unique_name()
+    sm.create_secret(Name=name, SecretString="one", Description="before")
+    updated = sm.update_secret(SecretId=name, Description="after", SecretString="two")
+    assert sm.get_secret_value(SecretId=name)["VersionId"] == updated["VersionId"]
+    described = sm.describe_secret(SecretId=name)
+    assert described["Description"] == "after"
+    assert "LastAccessedDate" in described
+
+
+def test_tags(sm):
+    name = unique_name()
+    sm.create_secret(Name=name, SecretString="x", Tags=[{"Key": "team", "Value": "phi"}])
+    sm.tag_resource(SecretId=name, Tags=[{"Key": "env", "Value": "test"}])
+    sm.untag_resource(SecretId=name, TagKeys=["team"])
+    assert sm.describe_secret(SecretId=name)["Tags"] == [{"Key": "env", "Value": "test"}]
+    with aws_error("InvalidParameterException"):
+        sm.tag_resource(SecretId=name, Tags=[{"Key": "aws:reserved", "Value": "x"}])
+
+
+def test_customer_kms_key_and_a_disabled_key_refuses_reads(dev_server, sm):
+    kms = dev_server.client("kms")
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    name = unique_name()
+    sm.create_secret(Name=name, SecretString="guarded", KmsKeyId=key_id)
+    assert sm.describe_secret(SecretId=name)["KmsKeyId"] == key_id
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == "guarded"
+    kms.disable_key(KeyId=key_id)
+    with aws_error("DecryptionFailure"):
+        sm.get_secret_value(SecretId=name)
+    with aws_error("EncryptionFailure"):
+        sm.put_secret_value(SecretId=name, SecretString="new")
+    kms.enable_key(KeyId=key_id)
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == "guarded"
+
+
+def test_get_random_password(sm):
+    password = sm.get_random_password(PasswordLength=40, ExcludePunctuation=True)["RandomPassword"]
+    assert len(password) == 40 and password.isalnum()
+    with aws_error("InvalidParameterException"):
+        sm.get_random_password(
+            ExcludeNumbers=True,
+            ExcludePunctuation=True,
+            ExcludeUppercase=True,
+            ExcludeLowercase=True,
+        )
+
+
+def test_operations_not_built_yet_say_so(sm):
+    with aws_error("UnsupportedOperationException"):
+        sm.rotate_secret(SecretId="alphavox/anything")
+
+
+def test_concurrent_puts_leave_one_current_one_previous_and_every_version(dev_server, sm):
+    name = unique_name()
+    sm.create_secret(Name=name, SecretString="start")
+    clients = [dev_server.client("secretsmanager") for _ in range(8)]
+
+    def put(i: int) -> str:
+        reply = clients[i % len(clients)].put_secret_value(SecretId=name, SecretString=f"v{i}")
+        return reply["VersionId"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        acknowledged = set(pool.map(put, range(50)))
+    stages = sm.describe_secret(SecretId=name)["VersionIdsToStages"]
+    assert sorted(label for labels in stages.values() for label in labels) == [
+        "AWSCURRENT",
+        "AWSPREVIOUS",
+    ]
+    stored = {
+        v["VersionId"]
+        for v in sm.list_secret_version_ids(SecretId=name, IncludeDeprecated=True)["Versions"]
+    }
+    assert acknowledged <= stored and len(stored) == 51
+    current = sm.get_secret_value(SecretId=name)
+    assert current["VersionId"] in acknowledged
