@@ -204,3 +204,71 @@ def test_concurrent_puts_leave_one_current_one_previous_and_every_version(dev_se
     assert acknowledged <= stored and len(stored) == 51
     current = sm.get_secret_value(SecretId=name)
     assert current["VersionId"] in acknowledged
+
+
+def list_all(sm, **params) -> list[dict]:
+    entries, token = [], None
+    while True:
+        page = sm.list_secrets(**params, **({"NextToken": token} if token else {}))
+        entries.extend(page["SecretList"])
+        token = page.get("NextToken")
+        if not token:
+            return entries
+
+
+def test_list_secrets_filters_sorting_and_pages(sm):
+    prefix = f"list-{uuid.uuid4().hex[:8]}"
+    names = [f"{prefix}/Database{i}" for i in range(7)]
+    for i, name in enumerate(names):
+        sm.create_secret(
+            Name=name,
+            SecretString="x",
+            Description=f"Payroll DB {i}",
+            Tags=[{"Key": "team", "Value": "blue" if i % 2 else "red"}],
+        )
+    by_name = [{"Key": "name", "Values": [prefix]}]
+    listed = list_all(sm, Filters=by_name, MaxResults=3, SortBy="name")
+    assert [e["Name"] for e in listed] == names
+    newest_first = list_all(sm, Filters=by_name, MaxResults=2, SortOrder="desc")
+    assert [e["Name"] for e in newest_first] == names[::-1]
+    blue = list_all(sm, Filters=[*by_name, {"Key": "tag-value", "Values": ["blue"]}])
+    assert {e["Name"] for e in blue} == set(names[1::2])
+    not_blue = list_all(sm, Filters=[*by_name, {"Key": "tag-value", "Values": ["!blue"]}])
+    assert {e["Name"] for e in not_blue} == set(names[0::2])
+    # description is case-insensitive, name is not; `all` searches words anywhere.
+    assert len(list_all(sm, Filters=[*by_name, {"Key": "description", "Values": ["payroll"]}])) == 7
+    assert list_all(sm, Filters=[{"Key": "name", "Values": [prefix.upper()]}]) == []
+    assert len(list_all(sm, Filters=[{"Key": "all", "Values": [prefix]}])) >= 7
+
+    sm.delete_secret(SecretId=names[0], RecoveryWindowInDays=7)
+    assert names[0] not in {e["Name"] for e in list_all(sm, Filters=by_name)}
+    planned = list_all(sm, Filters=by_name, IncludePlannedDeletion=True)
+    assert names[0] in {e["Name"] for e in planned}
+    with aws_error("InvalidNextTokenException"):
+        sm.list_secrets(NextToken="garbage")
+
+
+def test_batch_get_secret_value_by_ids_and_by_filter(sm):
+    prefix = f"batch-{uuid.uuid4().hex[:8]}"
+    for i in range(3):
+        sm.create_secret(Name=f"{prefix}/{i}", SecretString=f"value {i}")
+    missing = f"{prefix}/missing"
+    reply = sm.batch_get_secret_value(SecretIdList=[f"{prefix}/0", missing, f"{prefix}/2"])
+    assert [v["SecretString"] for v in reply["SecretValues"]] == ["value 0", "value 2"]
+    assert reply["Errors"] == [
+        {
+            "SecretId": missing,
+            "ErrorCode": "ResourceNotFoundException",
+            "Message": "Secrets Manager can't find the specified secret.",
+        }
+    ]
+    filtered = sm.batch_get_secret_value(Filters=[{"Key": "name", "Values": [prefix]}])
+    assert sorted(v["SecretString"] for v in filtered["SecretValues"]) == [
+        "value 0",
+        "value 1",
+        "value 2",
+    ]
+    with aws_error("InvalidParameterException"):
+        sm.batch_get_secret_value(
+            SecretIdList=[f"{prefix}/0"], Filters=[{"Key": "name", "Values": [prefix]}]
+        )

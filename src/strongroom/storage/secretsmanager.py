@@ -127,6 +127,38 @@ class SecretsRepository:
             row = connection.execute(sa.select(*_SECRET_COLUMNS).where(*conditions)).first()
         return Secret(*row) if row else None
 
+    def listing(
+        self, account_id: str, region: str
+    ) -> list[tuple[Secret, dict[str, str], dict[str, str]]]:
+        """Every secret of an account and region with its tags and staging labels."""
+        with self._engine.connect() as connection:
+            secrets = [
+                Secret(*row)
+                for row in connection.execute(
+                    sa.select(*_SECRET_COLUMNS).where(
+                        sm_secrets.c.account_id == account_id, sm_secrets.c.region == region
+                    )
+                )
+            ]
+            owned = sa.select(sm_secrets.c.arn).where(
+                sm_secrets.c.account_id == account_id, sm_secrets.c.region == region
+            )
+            tags: dict[str, dict[str, str]] = {}
+            for arn, key, value in connection.execute(
+                sa.select(sm_tags.c.arn, sm_tags.c.tag_key, sm_tags.c.tag_value).where(
+                    sm_tags.c.arn.in_(owned)
+                )
+            ):
+                tags.setdefault(arn, {})[key] = value
+            stages: dict[str, dict[str, str]] = {}
+            for arn, stage, version_id in connection.execute(
+                sa.select(sm_stages.c.arn, sm_stages.c.stage, sm_stages.c.version_id).where(
+                    sm_stages.c.arn.in_(owned)
+                )
+            ):
+                stages.setdefault(arn, {})[stage] = version_id
+        return [(s, tags.get(s.arn, {}), stages.get(s.arn, {})) for s in secrets]
+
     def versions(self, arn: str) -> list[SecretVersion]:
         with self._engine.connect() as connection:
             rows = connection.execute(

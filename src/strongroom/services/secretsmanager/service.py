@@ -20,6 +20,7 @@ from strongroom.protocol.errors import AwsError, NotImplementedYet
 from strongroom.services.context import RequestContext
 from strongroom.services.kms.service import KMS
 from strongroom.services.secretsmanager import errors as e
+from strongroom.services.secretsmanager import listing
 from strongroom.services.secretsmanager.model import (
     AWSCURRENT,
     AWSPREVIOUS,
@@ -127,23 +128,8 @@ class SecretsManager:
 
     def describe_secret(self, ctx: RequestContext, SecretId: str) -> dict[str, Any]:
         secret = self._find(ctx, SecretId, allow_deleted=True)
-        stages = self._secrets.stages(secret.arn)
-        result: dict[str, Any] = {
-            "ARN": secret.arn,
-            "Name": secret.name,
-            "Description": secret.description,
-            "KmsKeyId": secret.kms_key_id,
-            "RotationEnabled": False,
-            "LastChangedDate": secret.last_changed_date,
-            "LastAccessedDate": secret.last_accessed_date,
-            "DeletedDate": secret.deleted_date,
-            "VersionIdsToStages": _stages_by_version(stages),
-            "CreatedDate": secret.created_date,
-        }
-        tags = self._secrets.tags(secret.arn)
-        if tags:
-            result["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
-        return result
+        tags, stages = self._secrets.tags(secret.arn), self._secrets.stages(secret.arn)
+        return _secret_fields(secret, tags, stages, "VersionIdsToStages")
 
     def update_secret(
         self,
@@ -202,6 +188,77 @@ class SecretsManager:
         with self._secrets.locked(secret.arn, self._clock.time()) as locked:
             locked.update(deleted_date=None)
         return {"ARN": secret.arn, "Name": secret.name}
+
+    def list_secrets(
+        self,
+        ctx: RequestContext,
+        IncludePlannedDeletion: bool = False,
+        MaxResults: int = 100,
+        NextToken: str | None = None,
+        Filters: list[dict[str, Any]] | None = None,
+        SortOrder: str = "asc",
+        SortBy: str | None = None,
+    ) -> dict[str, Any]:
+        chosen, next_token = self._listed(
+            ctx, Filters or [], IncludePlannedDeletion, MaxResults, NextToken, SortOrder, SortBy
+        )
+        entries = [_secret_fields(*item, "SecretVersionsToStages") for item in chosen]
+        result: dict[str, Any] = {"SecretList": entries}
+        return result | ({"NextToken": next_token} if next_token else {})
+
+    def batch_get_secret_value(
+        self,
+        ctx: RequestContext,
+        SecretIdList: list[str] | None = None,
+        Filters: list[dict[str, Any]] | None = None,
+        MaxResults: int | None = None,
+        NextToken: str | None = None,
+    ) -> dict[str, Any]:
+        if (SecretIdList is None) == (Filters is None):
+            raise e.InvalidParameterException(
+                "Either SecretIdList or Filters must be provided, but not both."
+            )
+        next_token = None
+        if SecretIdList is None:
+            chosen, next_token = self._listed(
+                ctx, Filters or [], False, MaxResults or 20, NextToken, "asc", None
+            )
+            secret_ids = [secret.arn for secret, _, _ in chosen]
+        elif MaxResults is not None or NextToken is not None:
+            raise e.InvalidParameterException(
+                "MaxResults and NextToken go with Filters, not with SecretIdList."
+            )
+        else:
+            secret_ids = SecretIdList
+        values, failures = [], []
+        for secret_id in secret_ids:
+            try:
+                values.append(self.get_secret_value(ctx, SecretId=secret_id))
+            except AwsError as error:
+                failures.append(
+                    {"SecretId": secret_id, "ErrorCode": error.code, "Message": error.message}
+                )
+        result: dict[str, Any] = {"SecretValues": values, "Errors": failures}
+        return result | ({"NextToken": next_token} if next_token else {})
+
+    def _listed(
+        self,
+        ctx: RequestContext,
+        filters: list[dict[str, Any]],
+        include_planned_deletion: bool,
+        size: int,
+        token: str | None,
+        sort_order: str,
+        sort_by: str | None,
+    ) -> tuple[list[listing.Listed], str | None]:
+        candidates = [
+            item
+            for item in self._secrets.listing(ctx.account_id, ctx.region)
+            if (include_planned_deletion or item[0].deleted_date is None)
+            and listing.matches(filters, item)
+        ]
+        key = listing.sort_key(sort_by)
+        return listing.page(candidates, key, sort_order == "desc", token, size)
 
     # Values and versions
 
@@ -462,6 +519,27 @@ class SecretsManager:
         day = math.floor(self._clock.time() / _DAY) * _DAY
         if secret.last_accessed_date != day:
             self._secrets.set_last_accessed(secret.arn, day)
+
+
+def _secret_fields(
+    secret: Secret, tags: dict[str, str], stages: dict[str, str], stages_member: str
+) -> dict[str, Any]:
+    """What DescribeSecret and ListSecrets report of a secret (they name the labels apart)."""
+    entry: dict[str, Any] = {
+        "ARN": secret.arn,
+        "Name": secret.name,
+        "Description": secret.description,
+        "KmsKeyId": secret.kms_key_id,
+        "RotationEnabled": False,
+        "LastChangedDate": secret.last_changed_date,
+        "LastAccessedDate": secret.last_accessed_date,
+        "DeletedDate": secret.deleted_date,
+        stages_member: _stages_by_version(stages),
+        "CreatedDate": secret.created_date,
+    }
+    if tags:
+        entry["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+    return entry
 
 
 def _attach(locked: SecretTransaction, stage: str, version_id: str) -> None:
