@@ -18,6 +18,8 @@ from strongroom.barrier.aead import IntegrityError
 from strongroom.barrier.barrier import Barrier
 from strongroom.clock import Clock, wall_clock
 from strongroom.config import Settings, aws_regions
+from strongroom.jobs.leader import LeaderLock
+from strongroom.jobs.scheduler import Scheduler
 from strongroom.protocol.dispatcher import Dispatcher
 from strongroom.protocol.registry import Registry, ServiceEndpoint, load_model
 from strongroom.services.kms import model as kms_model
@@ -63,6 +65,11 @@ class Core:
             IdentityRepository(engine, self._changes), self.barrier, aws_regions(), wall_clock
         )
         secrets = SecretsManager(SecretsRepository(engine), self.kms, self.barrier, self.clock)
+        self.scheduler = Scheduler(
+            LeaderLock(engine, settings.data_dir),
+            self.barrier,
+            {"secretsmanager.purge": secrets.purge_due_deletions},
+        )
         self.dispatcher = Dispatcher(
             Registry(
                 [

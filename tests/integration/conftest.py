@@ -1,12 +1,19 @@
-"""Fixtures for the KMS tests: clients of the shared dev server and fresh keys."""
+"""Fixtures of the integration tests: a dev server of a test's own, KMS clients and fresh keys."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.config import Config
+
+from tests.conftest import BACKENDS
+from tests.support.postgres import fresh_database
+from tests.support.server import Server
 
 
 @pytest.fixture(scope="module")
@@ -39,3 +46,17 @@ def key(new_key):
 @pytest.fixture
 def other_key(new_key):
     return new_key()
+
+
+@pytest.fixture(params=BACKENDS)
+def own_dev_server(request, tmp_path: Path) -> Iterator[Server]:
+    """A dev server of this module's own: resetting or moving the clock of the shared one
+    would pull the ground from under other tests."""
+    with ExitStack() as stack:
+        args = ["--dev"]
+        if request.param == "postgresql":
+            database = fresh_database(request.getfixturevalue("pg_server_url"))
+            args += ["--storage", stack.enter_context(database)]
+        server = Server(args=args, log_path=tmp_path / "dev.log", dev=True).start()
+        stack.callback(server.stop)
+        yield server

@@ -8,42 +8,22 @@ import shlex
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import ExitStack
-from pathlib import Path
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import BACKENDS
 from tests.support.operator import post
-from tests.support.postgres import fresh_database
 from tests.support.server import (
     DEV_ACCESS_KEY_ID,
     DEV_SECRET_ACCESS_KEY,
     REGION,
-    Server,
     free_port,
     strongroom,
 )
 from tests.support.signing import call
 
 FORTY_DAYS = 86400 * 40
-
-
-@pytest.fixture(params=BACKENDS)
-def own_dev_server(request, tmp_path: Path) -> Iterator[Server]:
-    """A dev server of this module's own: resetting or moving the clock of the shared one
-    would pull the ground from under other tests."""
-    with ExitStack() as stack:
-        args = ["--dev"]
-        if request.param == "postgresql":
-            database = fresh_database(request.getfixturevalue("pg_server_url"))
-            args += ["--storage", stack.enter_context(database)]
-        server = Server(args=args, log_path=tmp_path / "dev.log", dev=True).start()
-        stack.callback(server.stop)
-        yield server
 
 
 def env_dev(port: int | None = None) -> dict[str, str]:

@@ -117,4 +117,8 @@ def _run(
     # Everything loaded so far (models, modules) lives as long as the process: keep it out of
     # the garbage collector's generations so collections during requests stay short.
     gc.freeze()
-    uvicorn.Server(config).run(sockets=[listener] if listener else None)
+    core.scheduler.start()
+    try:
+        uvicorn.Server(config).run(sockets=[listener] if listener else None)
+    finally:
+        core.scheduler.stop()

@@ -54,6 +54,8 @@ def _enable_sqlite_durability(dbapi_connection: object, _record: object) -> None
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Deleted rows are overwritten, not left in free pages: a purged secret is gone from disk.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -207,9 +207,25 @@ class SecretsRepository:
                 sa.update(sm_secrets).where(sm_secrets.c.arn == arn).values(last_accessed_date=day)
             )
 
-    def destroy(self, arn: str) -> None:
-        """Delete the secret with every version, label and tag: the data is gone."""
+    def destroy(self, arn: str, due_by: float | None = None) -> bool:
+        """Delete the secret with every version, label and tag; with `due_by`, only if its
+        deletion date has come (a concurrent RestoreSecret wins). True when it was deleted."""
         with self._engine.begin() as connection:
+            claim = sa.update(sm_secrets).where(sm_secrets.c.arn == arn)
+            if due_by is not None:
+                claim = claim.where(sm_secrets.c.deleted_date <= due_by)
+            # Writing the row first locks it (see `locked`) and tells whether it qualifies.
+            if connection.execute(claim.values(arn=arn)).rowcount == 0:
+                return False
             for table in (sm_tags, sm_stages, sm_versions):
                 connection.execute(sa.delete(table).where(table.c.arn == arn))
             connection.execute(sa.delete(sm_secrets).where(sm_secrets.c.arn == arn))
+        return True
+
+    def due_for_deletion(self, now: float) -> list[str]:
+        with self._engine.connect() as connection:
+            return list(
+                connection.scalars(
+                    sa.select(sm_secrets.c.arn).where(sm_secrets.c.deleted_date <= now)
+                )
+            )

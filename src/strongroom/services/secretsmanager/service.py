@@ -8,6 +8,7 @@ binding as associated data, so rows cannot be swapped between secrets or version
 
 from __future__ import annotations
 
+import logging
 import math
 import struct
 import uuid
@@ -35,6 +36,7 @@ from strongroom.services.secretsmanager.model import (
 from strongroom.services.secretsmanager.passwords import InvalidParameter, random_password
 from strongroom.storage.secretsmanager import SecretExists, SecretsRepository, SecretTransaction
 
+log = logging.getLogger("strongroom.secretsmanager")
 _DAY = 86400
 _DATA_KEY_LENGTH = struct.Struct(">H")
 _PURPOSE = b"strongroom secretsmanager value v1"
@@ -182,6 +184,13 @@ class SecretsManager:
         with self._secrets.locked(secret.arn, now) as locked:
             locked.update(deleted_date=deletion_date)
         return {"ARN": secret.arn, "Name": secret.name, "DeletionDate": deletion_date}
+
+    def purge_due_deletions(self) -> None:
+        """Background job: destroy every secret whose recovery window has ended."""
+        now = self._clock.time()
+        for arn in self._secrets.due_for_deletion(now):
+            if self._secrets.destroy(arn, due_by=now):
+                log.info("purged secret %s: its recovery window ended", arn)
 
     def restore_secret(self, ctx: RequestContext, SecretId: str) -> dict[str, Any]:
         secret = self._find(ctx, SecretId, allow_deleted=True)

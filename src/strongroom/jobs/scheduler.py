@@ -1,0 +1,48 @@
+"""The background scheduler: a thread in every worker that does work only while its process
+holds the leader lock. Jobs keep their state in storage (a deletion date, a rotation schedule),
+so a crash or a restart loses nothing: the next leader finds the same work due."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from strongroom.barrier.barrier import Barrier
+from strongroom.jobs.leader import LeaderLock
+from strongroom.storage.engine import StorageUnavailable
+
+log = logging.getLogger("strongroom.jobs")
+
+TICK_SECONDS = 1.0
+Job = Callable[[], None]
+
+
+class Scheduler:
+    def __init__(self, leader: LeaderLock, barrier: Barrier, jobs: dict[str, Job]) -> None:
+        self._leader = leader
+        self._barrier = barrier
+        self._jobs = jobs
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="strongroom-jobs", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._leader.release()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(TICK_SECONDS):
+            # A sealed server does nothing, in the foreground or the background.
+            if self._barrier.sealed or not self._leader.acquire():
+                continue
+            for name, job in self._jobs.items():
+                try:
+                    job()
+                except StorageUnavailable as outage:
+                    log.warning("background job %s waits for storage: %s", name, outage)
+                except Exception:  # a failing job must not stop the others or the next tick
+                    log.exception("background job %s failed; it runs again next tick", name)
