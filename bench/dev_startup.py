@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import boto3
+from api_load import free_port
 from botocore.config import Config
-from kms_load import free_port
 
 HERE = Path(__file__).parent
 

@@ -1,10 +1,13 @@
-"""Load benchmark: Strongroom vs moto_server, KMS Encrypt (1 KB) and GenerateDataKey.
+"""Load benchmark: Strongroom vs moto_server on the same machine, in the same run.
+
+Suites: `kms` (Encrypt of 1 KB, GenerateDataKey) and `secretsmanager` (GetSecretValue of a 1 KB
+secret, PutSecretValue).
 
 Both servers run on loopback in the same run and get the same pre-signed requests from wrk
 at 1, 8 and 32 connections. Reported per run: throughput, p50/p99 latency, server CPU per
 request (from /proc, user+system of the server process) and server RSS afterwards.
 
-    python bench/kms_load.py [--duration 10] [--out bench/results/kms.md]
+    python bench/api_load.py --suite kms|secretsmanager [--duration 10]
 
 Needs wrk (Debian package `wrk`) and moto[server] (`pip install -e '.[bench]'`).
 """
@@ -68,9 +71,9 @@ class Target:
     secret: str
     verify: str | bool
 
-    def client(self):
+    def client(self, service: str = "kms"):
         return boto3.client(
-            "kms",
+            service,
             endpoint_url=self.endpoint,
             region_name=REGION,
             verify=self.verify,
@@ -153,17 +156,18 @@ def start_moto(workdir: Path) -> Target:
     )
 
 
-def write_signed_request(target: Target, operation: str, body: dict, path: Path) -> None:
+def write_signed_request(target: Target, call: Call, path: Path) -> None:
     request = AWSRequest(
         method="POST",
         url=target.endpoint + "/",
-        data=json.dumps(body).encode(),
+        data=json.dumps(call.body).encode(),
         headers={
-            "X-Amz-Target": f"TrentService.{operation}",
+            "X-Amz-Target": f"{call.target_prefix}.{call.operation}",
             "Content-Type": "application/x-amz-json-1.1",
         },
     )
-    SigV4Auth(Credentials(target.access_key_id, target.secret), "kms", REGION).add_auth(request)
+    credentials = Credentials(target.access_key_id, target.secret)
+    SigV4Auth(credentials, call.service, REGION).add_auth(request)
     lines = ["POST", *(f"{k}: {v}" for k, v in request.headers.items()), ""]
     path.write_bytes("\n".join(lines).encode() + b"\n" + request.body)
 
@@ -200,35 +204,62 @@ def run_wrk(target: Target, request_file: Path, connections: int, duration: int)
     }
 
 
+@dataclass(frozen=True)
+class Call:
+    service: str
+    target_prefix: str
+    operation: str
+    body: dict
+
+
+def kms_workloads(target: Target) -> dict[str, Call]:
+    key_id = target.client("kms").create_key(Description="bench")["KeyMetadata"]["KeyId"]
+    plaintext = base64.b64encode(os.urandom(1024)).decode()
+    return {
+        "Encrypt 1 KB": Call(
+            "kms", "TrentService", "Encrypt", {"KeyId": key_id, "Plaintext": plaintext}
+        ),
+        "GenerateDataKey": Call(
+            "kms", "TrentService", "GenerateDataKey", {"KeyId": key_id, "KeySpec": "AES_256"}
+        ),
+    }
+
+
+def secretsmanager_workloads(target: Target) -> dict[str, Call]:
+    name = "bench/secret-1kb"
+    value = base64.b64encode(os.urandom(768)).decode()  # 1,024 characters
+    target.client("secretsmanager").create_secret(Name=name, SecretString=value)
+    prefix = "secretsmanager"
+    return {
+        "GetSecretValue 1 KB": Call(prefix, prefix, "GetSecretValue", {"SecretId": name}),
+        "PutSecretValue 1 KB": Call(
+            prefix, prefix, "PutSecretValue", {"SecretId": name, "SecretString": value}
+        ),
+    }
+
+
+SUITES = {"kms": kms_workloads, "secretsmanager": secretsmanager_workloads}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--suite", choices=SUITES, default="kms")
     parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "kms.md")
+    parser.add_argument("--out", type=Path, default=None)
     options = parser.parse_args()
+    options.out = options.out or HERE / "results" / f"{options.suite}.md"
     workdir = Path(tempfile.mkdtemp(prefix="strongroom-bench-"))
     targets = [start_strongroom(workdir, 1), start_strongroom(workdir, 2), start_moto(workdir)]
     rows = []
     try:
-        plaintext = base64.b64encode(os.urandom(1024)).decode()
         for target in targets:
-            key_id = target.client().create_key(Description="bench")["KeyMetadata"]["KeyId"]
-            workloads = {
-                "Encrypt 1 KB": ("Encrypt", {"KeyId": key_id, "Plaintext": plaintext}),
-                "GenerateDataKey": ("GenerateDataKey", {"KeyId": key_id, "KeySpec": "AES_256"}),
-            }
-            for workload, (operation, body) in workloads.items():
-                request_file = workdir / f"{target.process.pid}-{operation}.req"
-                write_signed_request(target, operation, body, request_file)
+            for workload, call in SUITES[options.suite](target).items():
+                request_file = workdir / f"{target.process.pid}-{call.operation}.req"
+                write_signed_request(target, call, request_file)
                 for connections in CONNECTIONS:
                     result = run_wrk(target, request_file, connections, options.duration)
-                    rows.append(
-                        {
-                            "server": target.name,
-                            "workload": workload,
-                            "connections": connections,
-                            **result,
-                        }
-                    )
+                    row = {"server": target.name, "workload": workload, "connections": connections}
+                    rows.append(row | result)
                     print(json.dumps(rows[-1]), flush=True)
     finally:
         for target in targets:
@@ -241,9 +272,10 @@ def main() -> None:
 def write_report(rows: list[dict], options: argparse.Namespace) -> None:
     options.out.parent.mkdir(parents=True, exist_ok=True)
     lines = [
-        "# KMS load benchmark: Strongroom vs moto_server",
+        f"# {options.suite} load benchmark: Strongroom vs moto_server",
         "",
-        f"Command: `python bench/kms_load.py --duration {options.duration}`  ",
+        f"Command: `python bench/api_load.py --suite {options.suite} "
+        f"--duration {options.duration}`  ",
         f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, wrk on the same machine.",
         "",
