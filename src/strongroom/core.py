@@ -24,6 +24,7 @@ from strongroom.protocol.dispatcher import Dispatcher
 from strongroom.protocol.registry import Registry, ServiceEndpoint, load_model
 from strongroom.services.kms import model as kms_model
 from strongroom.services.kms.service import KMS
+from strongroom.services.secretsmanager import model as sm_model
 from strongroom.services.secretsmanager.service import SecretsManager
 from strongroom.storage import changes, system
 from strongroom.storage.changes import ChangeFeed
@@ -64,7 +65,9 @@ class Core:
         self.authenticator = Authenticator(
             IdentityRepository(engine, self._changes), self.barrier, aws_regions(), wall_clock
         )
-        secrets = SecretsManager(SecretsRepository(engine), self.kms, self.barrier, self.clock)
+        secrets = SecretsManager(
+            SecretsRepository(engine, self._changes), self.kms, self.barrier, self.clock
+        )
         self.scheduler = Scheduler(
             LeaderLock(engine, settings.data_dir),
             self.barrier,
@@ -74,7 +77,9 @@ class Core:
             Registry(
                 [
                     ServiceEndpoint(load_model("kms"), self.kms, kms_model.CACHED_OPERATIONS),
-                    ServiceEndpoint(load_model("secretsmanager"), secrets),
+                    ServiceEndpoint(
+                        load_model("secretsmanager"), secrets, sm_model.CACHED_OPERATIONS
+                    ),
                 ]
             ),
             self.authenticator,

@@ -91,3 +91,25 @@ def test_workers_need_the_file_seal_and_no_dev(tmp_path):
     refused = strongroom("server", "--dev", "--workers", "2", check=False)
     assert refused.returncode != 0
     assert "--workers above 1 needs the file seal and no --dev" in refused.stderr
+
+
+def test_two_workers_serve_the_latest_secret_value(make_server):
+    server = make_server("sqlite", "--workers", "2")
+    sm = server.client("secretsmanager")
+    sm.create_secret(Name="workers/secret", SecretString="first")
+    for _ in range(6):  # fresh connections land on both workers and fill their caches
+        assert (
+            server.client("secretsmanager").get_secret_value(SecretId="workers/secret")[
+                "SecretString"
+            ]
+            == "first"
+        )
+    sm.put_secret_value(SecretId="workers/secret", SecretString="second")
+    time.sleep(PROPAGATION)
+    for _ in range(6):
+        assert (
+            server.client("secretsmanager").get_secret_value(SecretId="workers/secret")[
+                "SecretString"
+            ]
+            == "second"
+        )

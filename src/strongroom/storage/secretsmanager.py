@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from strongroom.services.secretsmanager.model import AWSCURRENT, Secret, SecretVersion
+from strongroom.storage.changes import ChangeFeed
 from strongroom.storage.schema import sm_secrets, sm_stages, sm_tags, sm_versions
 
 _SECRET_COLUMNS = [sm_secrets.c[f.name] for f in fields(Secret)]
@@ -83,8 +84,16 @@ class SecretTransaction:
 
 
 class SecretsRepository:
-    def __init__(self, engine: Engine) -> None:
+    """Secret rows, labels and versions are read on every GetSecretValue, so each process
+    caches them (see ChangeFeed); every write here bumps the change counter."""
+
+    def __init__(self, engine: Engine, changes: ChangeFeed) -> None:
         self._engine = engine
+        self._changes = changes
+        self._by_name = changes.new_cache()
+        self._by_arn = changes.new_cache()
+        self._stages = changes.new_cache()
+        self._versions = changes.new_cache()
 
     def create(self, secret: Secret, tags: Mapping[str, str], first: SecretVersion | None) -> None:
         """Store a new secret with its tags and first version (AWSCURRENT), all or nothing."""
@@ -100,6 +109,7 @@ class SecretsRepository:
                     created = SecretTransaction(connection, secret.arn)
                     created.add_version(first)
                     created.set_stage(AWSCURRENT, first.version_id)
+                self._changes.bump(connection)
         except sa.exc.IntegrityError:
             raise SecretExists(secret.name) from None
 
@@ -111,15 +121,20 @@ class SecretsRepository:
                 sa.update(sm_secrets).where(sm_secrets.c.arn == arn).values(last_changed_date=now)
             )
             yield SecretTransaction(connection, arn)
+            self._changes.bump(connection)
 
     def by_arn(self, arn: str) -> Secret | None:
-        return self._one(sm_secrets.c.arn == arn)
+        return self._changes.cached(self._by_arn, arn, lambda: self._one(sm_secrets.c.arn == arn))
 
     def by_name(self, account_id: str, region: str, name: str) -> Secret | None:
-        return self._one(
-            sm_secrets.c.account_id == account_id,
-            sm_secrets.c.region == region,
-            sm_secrets.c.name == name,
+        return self._changes.cached(
+            self._by_name,
+            (account_id, region, name),
+            lambda: self._one(
+                sm_secrets.c.account_id == account_id,
+                sm_secrets.c.region == region,
+                sm_secrets.c.name == name,
+            ),
         )
 
     def _one(self, *conditions: sa.ColumnElement[bool]) -> Secret | None:
@@ -169,12 +184,18 @@ class SecretsRepository:
             return [SecretVersion(*row) for row in rows]
 
     def version(self, arn: str, version_id: str) -> SecretVersion | None:
-        with self._engine.connect() as connection:
-            return SecretTransaction(connection, arn).version(version_id)
+        def load() -> SecretVersion | None:
+            with self._engine.connect() as connection:
+                return SecretTransaction(connection, arn).version(version_id)
+
+        return self._changes.cached(self._versions, (arn, version_id), load)
 
     def stages(self, arn: str) -> dict[str, str]:
-        with self._engine.connect() as connection:
-            return SecretTransaction(connection, arn).stages()
+        def load() -> dict[str, str]:
+            with self._engine.connect() as connection:
+                return SecretTransaction(connection, arn).stages()
+
+        return dict(self._changes.cached(self._stages, arn, load))  # a copy: the cache stays
 
     def tags(self, arn: str) -> dict[str, str]:
         with self._engine.connect() as connection:
@@ -194,18 +215,21 @@ class SecretsRepository:
                 sa.insert(sm_tags),
                 [{"arn": arn, "tag_key": k, "tag_value": v} for k, v in tags.items()],
             )
+            self._changes.bump(connection)
 
     def delete_tags(self, arn: str, tag_keys: list[str]) -> None:
         with self._engine.begin() as connection:
             connection.execute(
                 sa.delete(sm_tags).where(sm_tags.c.arn == arn, sm_tags.c.tag_key.in_(tag_keys))
             )
+            self._changes.bump(connection)
 
     def set_last_accessed(self, arn: str, day: float) -> None:
         with self._engine.begin() as connection:
             connection.execute(
                 sa.update(sm_secrets).where(sm_secrets.c.arn == arn).values(last_accessed_date=day)
             )
+            self._changes.bump(connection)
 
     def destroy(self, arn: str, due_by: float | None = None) -> bool:
         """Delete the secret with every version, label and tag; with `due_by`, only if its
@@ -220,6 +244,7 @@ class SecretsRepository:
             for table in (sm_tags, sm_stages, sm_versions):
                 connection.execute(sa.delete(table).where(table.c.arn == arn))
             connection.execute(sa.delete(sm_secrets).where(sm_secrets.c.arn == arn))
+            self._changes.bump(connection)
         return True
 
     def due_for_deletion(self, now: float) -> list[str]:

@@ -13,6 +13,9 @@ DEFAULT_KEY_ALIAS = "alias/aws/secretsmanager"
 DEFAULT_KEY_DESCRIPTION = (
     "Default key that protects my Secrets Manager data when no other key is defined"
 )
+# Answered from process caches (see services/kms/model.py). GetSecretValue also writes, but
+# only the first read of a secret each day (LastAccessedDate has day granularity).
+CACHED_OPERATIONS = frozenset({"GetSecretValue", "GetRandomPassword"})
 MAX_VERSIONS = 100  # AWS keeps at most this many versions; the oldest unlabelled go first
 _SUFFIX_ALPHABET = string.ascii_letters + string.digits
 _ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):(\d{12}):secret:(.+)$")
