@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import os
 from collections.abc import Mapping
@@ -15,7 +14,7 @@ from strongroom.barrier.aead import IntegrityError, new_key
 from strongroom.barrier.barrier import Barrier
 from strongroom.clock import Clock
 from strongroom.services.context import RequestContext
-from strongroom.services.kms import ciphertext
+from strongroom.services.kms import ciphertext, rules
 from strongroom.services.kms import errors as e
 from strongroom.services.kms.model import (
     ALIAS_PREFIX,
@@ -25,7 +24,6 @@ from strongroom.services.kms.model import (
     MAX_ALIASES_PER_KEY,
     MAX_TAGS_PER_KEY,
     PENDING_DELETION,
-    RESERVED_ALIAS_PREFIX,
     SYMMETRIC_DEFAULT,
     KmsAlias,
     KmsKey,
@@ -43,12 +41,10 @@ _DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}
 _MATERIAL_CACHE_SIZE = 4096
 log = logging.getLogger("strongroom.kms")
 _DRY_RUN_MESSAGE = "The request would have succeeded, but the DryRun option is set."
+
+
 # PostgreSQL text cannot hold NUL, so stored free text refuses it on every backend alike; AWS's
 # tag rules allow no control characters anyway.
-_NUL = "\0"
-_NUL_TAG_MESSAGE = "Tag keys and values cannot contain NUL characters."
-
-
 def material_aad(key: KmsKey, version: int) -> bytes:
     # The ARN binds account and region too: moving a key row to another account in storage
     # makes its material unreadable instead of handing the key to that account.
@@ -107,10 +103,12 @@ class KMS:
         if MultiRegion:
             raise e.UnsupportedOperationException("Multi-Region keys are not supported yet.")
         policy = (
-            _checked_policy(Policy) if Policy is not None else default_key_policy(ctx.account_id)
+            rules.checked_policy(Policy)
+            if Policy is not None
+            else default_key_policy(ctx.account_id)
         )
-        tags = _checked_tags(Tags or [])
-        _check_description(Description)
+        tags = rules.checked_tags(Tags or [])
+        rules.check_description(Description)
         key = self._new_key(ctx, Description, policy, "CUSTOMER")
         self._store_key(key, tags)
         return {"KeyMetadata": _key_metadata(key)}
@@ -177,7 +175,7 @@ class KMS:
     def update_key_description(self, ctx: RequestContext, KeyId: str, Description: str) -> None:
         key = self._resolve(ctx, KeyId, allow_alias=False)
         self._require_not_pending_deletion(key)
-        _check_description(Description)
+        rules.check_description(Description)
         self._save(replace(key, description=Description))
 
     def enable_key(self, ctx: RequestContext, KeyId: str) -> None:
@@ -317,7 +315,7 @@ class KMS:
     # Aliases
 
     def create_alias(self, ctx: RequestContext, AliasName: str, TargetKeyId: str) -> None:
-        _check_alias_name(AliasName)
+        rules.check_alias_name(AliasName)
         key = self._alias_target(ctx, TargetKeyId)
         if self._keys.alias_count(key.key_id) >= MAX_ALIASES_PER_KEY:
             raise e.LimitExceededException(
@@ -369,7 +367,7 @@ class KMS:
     def tag_resource(self, ctx: RequestContext, KeyId: str, Tags: list[dict[str, str]]) -> None:
         key = self._resolve(ctx, KeyId, allow_alias=False)
         self._require_not_pending_deletion(key)
-        tags = _checked_tags(Tags)
+        tags = rules.checked_tags(Tags)
         merged = self._keys.tags(key.key_id) | tags
         if len(merged) > MAX_TAGS_PER_KEY:
             raise e.LimitExceededException(f"A KMS key can have at most {MAX_TAGS_PER_KEY} tags.")
@@ -378,8 +376,7 @@ class KMS:
     def untag_resource(self, ctx: RequestContext, KeyId: str, TagKeys: list[str]) -> None:
         key = self._resolve(ctx, KeyId, allow_alias=False)
         self._require_not_pending_deletion(key)
-        if any(_NUL in tag_key for tag_key in TagKeys):
-            raise e.TagException(_NUL_TAG_MESSAGE)
+        rules.check_tag_keys(TagKeys)
         self._keys.delete_tags(key.key_id, TagKeys)
 
     def list_resource_tags(
@@ -599,46 +596,3 @@ def _state_words(state: str) -> str:
     return {"PendingDeletion": "pending deletion", "PendingImport": "pending import"}.get(
         state, state
     )
-
-
-def _checked_policy(policy: str) -> str:
-    try:
-        document = json.loads(policy)
-    except ValueError:
-        raise e.MalformedPolicyDocumentException("The policy is not valid JSON.") from None
-    if not isinstance(document, dict) or "Statement" not in document:
-        raise e.MalformedPolicyDocumentException(
-            "The policy must be a JSON object with a Statement."
-        )
-    return policy
-
-
-def _checked_tags(tags: list[dict[str, str]]) -> dict[str, str]:
-    result: dict[str, str] = {}
-    for tag in tags:
-        key = tag["TagKey"]
-        if key.startswith("aws:"):
-            raise e.TagException("Tag keys beginning with 'aws:' are reserved.")
-        if _NUL in key or _NUL in tag["TagValue"]:
-            raise e.TagException(_NUL_TAG_MESSAGE)
-        if key in result:
-            raise e.TagException(f"Duplicate tag key {key}.")
-        result[key] = tag["TagValue"]
-    if len(result) > MAX_TAGS_PER_KEY:
-        raise e.LimitExceededException(f"A KMS key can have at most {MAX_TAGS_PER_KEY} tags.")
-    return result
-
-
-def _check_description(description: str) -> None:
-    if _NUL in description:
-        raise e.ValidationException("The description cannot contain NUL characters.")
-
-
-def _check_alias_name(alias_name: str) -> None:
-    if not alias_name.startswith(ALIAS_PREFIX) or alias_name == ALIAS_PREFIX:
-        raise e.ValidationException(
-            'Alias must start with the prefix "alias/". Please see '
-            "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"
-        )
-    if alias_name.startswith(RESERVED_ALIAS_PREFIX):
-        raise e.NotAuthorizedException("")

@@ -21,20 +21,18 @@ from strongroom.protocol.errors import AwsError, NotImplementedYet
 from strongroom.services.context import RequestContext
 from strongroom.services.kms.service import KMS
 from strongroom.services.secretsmanager import errors as e
-from strongroom.services.secretsmanager import listing
+from strongroom.services.secretsmanager import listing, staging
 from strongroom.services.secretsmanager.model import (
     AWSCURRENT,
-    AWSPREVIOUS,
     DEFAULT_KEY_ALIAS,
     DEFAULT_KEY_DESCRIPTION,
-    MAX_VERSIONS,
     Secret,
     SecretVersion,
     parse_arn,
     secret_arn,
 )
 from strongroom.services.secretsmanager.passwords import InvalidParameter, random_password
-from strongroom.storage.secretsmanager import SecretExists, SecretsRepository, SecretTransaction
+from strongroom.storage.secretsmanager import SecretExists, SecretsRepository
 
 log = logging.getLogger("strongroom.secretsmanager")
 _DAY = 86400
@@ -297,7 +295,7 @@ class SecretsManager:
             "ARN": secret.arn,
             "Name": secret.name,
             "VersionId": version.version_id,
-            "VersionStages": _stages_by_version(stages).get(version.version_id, []),
+            "VersionStages": staging.stages_by_version(stages).get(version.version_id, []),
             "CreatedDate": version.created_date,
         }
         if is_binary:
@@ -331,7 +329,7 @@ class SecretsManager:
         IncludeDeprecated: bool = False,
     ) -> dict[str, Any]:
         secret = self._find(ctx, SecretId, allow_deleted=True)
-        by_version = _stages_by_version(self._secrets.stages(secret.arn))
+        by_version = staging.stages_by_version(self._secrets.stages(secret.arn))
         versions = [
             v
             for v in self._secrets.versions(secret.arn)
@@ -390,7 +388,7 @@ class SecretsManager:
                     )
                 locked.remove_stage(VersionStage)
             else:
-                _attach(locked, VersionStage, MoveToVersionId)
+                staging.attach(locked, VersionStage, MoveToVersionId)
         return {"ARN": secret.arn, "Name": secret.name}
 
     # Tags and passwords
@@ -450,13 +448,13 @@ class SecretsManager:
                 if existing is None:
                     locked.add_version(sealed)
                     for stage in stages:
-                        _attach(locked, stage, version_id)
-                    _prune(locked)
+                        staging.attach(locked, stage, version_id)
+                    staging.prune(locked)
         if existing is not None and not self._same_value(secret, existing, value):
             raise e.ResourceExistsException(
                 "You can't modify an existing version, you can only create a new version."
             )
-        held = _stages_by_version(self._secrets.stages(secret.arn)).get(version_id, [])
+        held = staging.stages_by_version(self._secrets.stages(secret.arn)).get(version_id, [])
         return {
             "ARN": secret.arn,
             "Name": secret.name,
@@ -543,30 +541,12 @@ def _secret_fields(
         "LastChangedDate": secret.last_changed_date,
         "LastAccessedDate": secret.last_accessed_date,
         "DeletedDate": secret.deleted_date,
-        stages_member: _stages_by_version(stages),
+        stages_member: staging.stages_by_version(stages),
         "CreatedDate": secret.created_date,
     }
     if tags:
         entry["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
     return entry
-
-
-def _attach(locked: SecretTransaction, stage: str, version_id: str) -> None:
-    """Put `stage` on the version; moving AWSCURRENT makes the old current AWSPREVIOUS."""
-    if stage == AWSCURRENT:
-        previous = locked.stages().get(AWSCURRENT)
-        if previous is not None and previous != version_id:
-            locked.set_stage(AWSPREVIOUS, previous)
-    locked.set_stage(stage, version_id)
-
-
-def _prune(locked: SecretTransaction) -> None:
-    """Keep at most MAX_VERSIONS versions, dropping the oldest without a staging label."""
-    versions = locked.version_ids_oldest_first()
-    labelled = set(locked.stages().values())
-    excess = len(versions) - MAX_VERSIONS
-    if excess > 0:
-        locked.delete_versions([v for v in versions if v not in labelled][:excess])
 
 
 def _value(string: str | None, binary: bytes | None) -> tuple[bool, bytes] | None:
@@ -588,13 +568,6 @@ def _aad(secret: Secret, version_id: str) -> bytes:
 
 def _encryption_context(secret: Secret, version_id: str) -> dict[str, str]:
     return {"SecretARN": secret.arn, "SecretVersionId": version_id}
-
-
-def _stages_by_version(stages: dict[str, str]) -> dict[str, list[str]]:
-    by_version: dict[str, list[str]] = {}
-    for stage, version_id in sorted(stages.items()):
-        by_version.setdefault(version_id, []).append(stage)
-    return by_version
 
 
 def _page_start(token: str | None, total: int) -> int:
