@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strongroom.barrier import aead
+from strongroom.barrier import aead, envelope
 from strongroom.barrier.barrier import Barrier, SealedError
 from strongroom.barrier.keyring import Keyring
 from strongroom.services.kms import ciphertext
@@ -139,3 +139,14 @@ def test_row_tags_detect_any_change_and_survive_a_new_keyring_term(record, data)
         Keyring.generate().verify(record, tag)
     with pytest.raises(aead.IntegrityError):
         keyring.verify(record, tag[:-1])
+
+
+@given(st.binary(min_size=1, max_size=200), st.binary(max_size=512), st.data())
+def test_envelope_round_trip_and_damage(wrapped, plaintext, data):
+    blob = envelope.seal(KEY, wrapped, plaintext, b"arn/version")
+    assert envelope.wrapped_key(blob) == wrapped
+    assert envelope.open_blob(KEY, blob, b"arn/version") == plaintext
+    with pytest.raises(aead.IntegrityError):
+        envelope.open_blob(KEY, blob, b"arn/other-version")
+    with pytest.raises(aead.IntegrityError):
+        envelope.wrapped_key(blob[: data.draw(st.integers(0, len(wrapped) + aead.OVERHEAD))])

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import logging
 import math
-import struct
 import uuid
 from typing import Any
 
-from strongroom.barrier import aead
+from strongroom.barrier import aead, envelope
 from strongroom.barrier.barrier import Barrier
 from strongroom.clock import Clock
 from strongroom.protocol.errors import AwsError, NotImplementedYet
@@ -36,8 +35,6 @@ from strongroom.storage.secretsmanager import SecretExists, SecretsRepository
 
 log = logging.getLogger("strongroom.secretsmanager")
 _DAY = 86400
-_DATA_KEY_LENGTH = struct.Struct(">H")
-_PURPOSE = b"strongroom secretsmanager value v1"
 _MAX_TAGS = 50
 _NOT_FOUND = "Secrets Manager can't find the specified secret."
 _MARKED_FOR_DELETION = (
@@ -478,14 +475,15 @@ class SecretsManager:
             )
         except AwsError:
             raise e.EncryptionFailure(_ENCRYPTION_FAILURE) from None
-        wrapped = data_key["CiphertextBlob"]
-        sealed = aead.encrypt(data_key["Plaintext"], plaintext, _aad(secret, version_id), _PURPOSE)
+        blob = envelope.seal(
+            data_key["Plaintext"], data_key["CiphertextBlob"], plaintext, _aad(secret, version_id)
+        )
         return SecretVersion(
             version_id=version_id,
             created_date=self._clock.time(),
             kms_key_arn=data_key["KeyId"],
             is_binary=is_binary,
-            value_blob=_DATA_KEY_LENGTH.pack(len(wrapped)) + wrapped + sealed,
+            value_blob=blob,
             value_mac=self._value_mac(secret, version_id, value),
         )
 
@@ -493,13 +491,13 @@ class SecretsManager:
         self, ctx: RequestContext, secret: Secret, version: SecretVersion
     ) -> tuple[bool, bytes]:
         blob = version.value_blob
-        (length,) = _DATA_KEY_LENGTH.unpack_from(blob)
-        wrapped, sealed = blob[2 : 2 + length], blob[2 + length :]
         context = _encryption_context(secret, version.version_id)
         try:
-            data_key = self._kms.decrypt(ctx, CiphertextBlob=wrapped, EncryptionContext=context)
-            plaintext = aead.decrypt(
-                data_key["Plaintext"], sealed, _aad(secret, version.version_id), _PURPOSE
+            data_key = self._kms.decrypt(
+                ctx, CiphertextBlob=envelope.wrapped_key(blob), EncryptionContext=context
+            )
+            plaintext = envelope.open_blob(
+                data_key["Plaintext"], blob, _aad(secret, version.version_id)
             )
         except (AwsError, aead.IntegrityError):
             raise e.DecryptionFailure(_DECRYPTION_FAILURE) from None
