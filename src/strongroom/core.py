@@ -66,12 +66,19 @@ class Core:
             IdentityRepository(engine, self._changes), self.barrier, aws_regions(), wall_clock
         )
         secrets = SecretsManager(
-            SecretsRepository(engine, self._changes), self.kms, self.barrier, self.clock
+            SecretsRepository(engine, self._changes),
+            self.kms,
+            self.barrier,
+            self.clock,
+            aws_regions(),
         )
         self.scheduler = Scheduler(
             LeaderLock(engine, settings.data_dir),
             self.barrier,
-            {"secretsmanager.purge": secrets.purge_due_deletions},
+            {
+                "secretsmanager.purge": secrets.purge_due_deletions,
+                "secretsmanager.replicas": secrets.sync_replicas,
+            },
         )
         self.dispatcher = Dispatcher(
             Registry(

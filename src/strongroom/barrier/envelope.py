@@ -17,9 +17,7 @@ _PURPOSE = b"strongroom envelope v1"
 
 
 def seal(data_key: bytes, wrapped: bytes, plaintext: bytes, aad: bytes) -> bytes:
-    return (
-        _LENGTH.pack(len(wrapped)) + wrapped + aead.encrypt(data_key, plaintext, aad, _PURPOSE)
-    )
+    return _LENGTH.pack(len(wrapped)) + wrapped + aead.encrypt(data_key, plaintext, aad, _PURPOSE)
 
 
 def wrapped_key(blob: bytes) -> bytes:

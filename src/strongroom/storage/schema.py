@@ -108,6 +108,10 @@ sm_secrets = sa.Table(
     sa.Column("last_changed_date", sa.Float, nullable=False),
     sa.Column("last_accessed_date", sa.Float, nullable=True),
     sa.Column("deleted_date", sa.Float, nullable=True),
+    sa.Column("secret_type", sa.String(256), nullable=True),
+    sa.Column("resource_policy", sa.Text, nullable=True),
+    # Set on a replica: the secret in another region that it copies.
+    sa.Column("primary_arn", sa.String(2048), nullable=True, index=True),
     sa.UniqueConstraint("account_id", "region", "name", name="uq_sm_secrets_name"),
 )
 
@@ -141,9 +145,22 @@ sm_tags = sa.Table(
     sa.Column("tag_value", sa.String(256), nullable=False),
 )
 
+# The regions a primary secret is replicated to, with the state of each copy; a region whose
+# copy failed (its name was taken there) has a row here and no replica secret.
+sm_replicas = sa.Table(
+    "sm_replicas",
+    metadata,
+    sa.Column("primary_arn", sa.String(2048), sa.ForeignKey("sm_secrets.arn"), primary_key=True),
+    sa.Column("region", sa.String(32), primary_key=True),
+    sa.Column("kms_key_id", sa.String(2048), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status_message", sa.Text, nullable=True),
+)
+
 # What `--dev` reset wipes: every service's resources, children before parents. Accounts,
 # credentials and the barrier stay, so the documented test credentials keep working.
 SERVICE_TABLES = (
+    sm_replicas,
     sm_tags,
     sm_stages,
     sm_versions,

@@ -14,12 +14,20 @@ from dataclasses import asdict, fields
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from strongroom.services.secretsmanager.model import AWSCURRENT, Secret, SecretVersion
+from strongroom.services.secretsmanager.model import (
+    AWSCURRENT,
+    IN_PROGRESS,
+    IN_SYNC,
+    ReplicaStatus,
+    Secret,
+    SecretVersion,
+)
 from strongroom.storage.changes import ChangeFeed
-from strongroom.storage.schema import sm_secrets, sm_stages, sm_tags, sm_versions
+from strongroom.storage.schema import sm_replicas, sm_secrets, sm_stages, sm_tags, sm_versions
 
 _SECRET_COLUMNS = [sm_secrets.c[f.name] for f in fields(Secret)]
 _VERSION_COLUMNS = [sm_versions.c[f.name] for f in fields(SecretVersion)]
+_REPLICA_COLUMNS = [sm_replicas.c[f.name] for f in fields(ReplicaStatus)]
 
 
 class SecretExists(Exception):
@@ -32,6 +40,18 @@ class SecretTransaction:
     def __init__(self, connection: Connection, arn: str) -> None:
         self._connection = connection
         self.arn = arn
+
+    def secret(self) -> Secret:
+        row = self._connection.execute(
+            sa.select(*_SECRET_COLUMNS).where(sm_secrets.c.arn == self.arn)
+        ).one()
+        return Secret(*row)
+
+    def versions(self) -> list[SecretVersion]:
+        rows = self._connection.execute(
+            sa.select(*_VERSION_COLUMNS).where(sm_versions.c.arn == self.arn)
+        )
+        return [SecretVersion(*row) for row in rows]
 
     def version(self, version_id: str) -> SecretVersion | None:
         row = self._connection.execute(
@@ -49,6 +69,14 @@ class SecretTransaction:
 
     def add_version(self, version: SecretVersion) -> None:
         self._connection.execute(sa.insert(sm_versions).values(arn=self.arn, **asdict(version)))
+
+    def replace_version(self, version: SecretVersion) -> None:
+        """Store a version re-encrypted under another key (same id and value)."""
+        self._connection.execute(
+            sa.update(sm_versions)
+            .where(sm_versions.c.arn == self.arn, sm_versions.c.version_id == version.version_id)
+            .values(kms_key_arn=version.kms_key_arn, value_blob=version.value_blob)
+        )
 
     def set_stage(self, stage: str, version_id: str) -> None:
         self.remove_stage(stage)
@@ -82,6 +110,27 @@ class SecretTransaction:
             sa.update(sm_secrets).where(sm_secrets.c.arn == self.arn).values(**values)
         )
 
+    def tags(self) -> dict[str, str]:
+        rows = self._connection.execute(
+            sa.select(sm_tags.c.tag_key, sm_tags.c.tag_value)
+            .where(sm_tags.c.arn == self.arn)
+            .order_by(sm_tags.c.tag_key)
+        )
+        return dict(rows.tuples().all())
+
+    def put_tags(self, tags: Mapping[str, str]) -> None:
+        self.delete_tags(list(tags))
+        if tags:
+            self._connection.execute(
+                sa.insert(sm_tags),
+                [{"arn": self.arn, "tag_key": k, "tag_value": v} for k, v in tags.items()],
+            )
+
+    def delete_tags(self, tag_keys: list[str]) -> None:
+        self._connection.execute(
+            sa.delete(sm_tags).where(sm_tags.c.arn == self.arn, sm_tags.c.tag_key.in_(tag_keys))
+        )
+
 
 class SecretsRepository:
     """Secret rows, labels and versions are read on every GetSecretValue, so each process
@@ -100,13 +149,9 @@ class SecretsRepository:
         try:
             with self._engine.begin() as connection:
                 connection.execute(sa.insert(sm_secrets).values(**asdict(secret)))
-                if tags:
-                    rows = [
-                        {"arn": secret.arn, "tag_key": k, "tag_value": v} for k, v in tags.items()
-                    ]
-                    connection.execute(sa.insert(sm_tags), rows)
+                created = SecretTransaction(connection, secret.arn)
+                created.put_tags(tags)
                 if first is not None:
-                    created = SecretTransaction(connection, secret.arn)
                     created.add_version(first)
                     created.set_stage(AWSCURRENT, first.version_id)
                 self._changes.bump(connection)
@@ -115,12 +160,39 @@ class SecretsRepository:
 
     @contextmanager
     def locked(self, arn: str, now: float) -> Iterator[SecretTransaction]:
-        """A transaction on one secret; the secret's LastChangedDate becomes `now`."""
+        """A transaction on one secret; the secret's LastChangedDate becomes `now`, and its
+        replicas are marked out of date in the same commit, so that a crash before they are
+        brought up to date leaves them marked for the background job."""
         with self._engine.begin() as connection:
             connection.execute(
                 sa.update(sm_secrets).where(sm_secrets.c.arn == arn).values(last_changed_date=now)
             )
+            connection.execute(
+                sa.update(sm_replicas)
+                .where(sm_replicas.c.primary_arn == arn, sm_replicas.c.status == IN_SYNC)
+                .values(status=IN_PROGRESS, status_message=None)
+            )
             yield SecretTransaction(connection, arn)
+            self._changes.bump(connection)
+
+    @contextmanager
+    def syncing(
+        self, primary_arn: str, replica_arn: str, now: float
+    ) -> Iterator[tuple[SecretTransaction, SecretTransaction]]:
+        """One transaction holding a primary (unchanged, but locked so that nothing changes it
+        meanwhile) and its replica (changed `now`), locked in that order."""
+        with self._engine.begin() as connection:
+            for arn, values in (
+                (primary_arn, {"arn": primary_arn}),
+                (replica_arn, {"last_changed_date": now}),
+            ):
+                connection.execute(
+                    sa.update(sm_secrets).where(sm_secrets.c.arn == arn).values(**values)
+                )
+            yield (
+                SecretTransaction(connection, primary_arn),
+                SecretTransaction(connection, replica_arn),
+            )
             self._changes.bump(connection)
 
     def by_arn(self, arn: str) -> Secret | None:
@@ -199,30 +271,7 @@ class SecretsRepository:
 
     def tags(self, arn: str) -> dict[str, str]:
         with self._engine.connect() as connection:
-            rows = connection.execute(
-                sa.select(sm_tags.c.tag_key, sm_tags.c.tag_value)
-                .where(sm_tags.c.arn == arn)
-                .order_by(sm_tags.c.tag_key)
-            )
-            return dict(rows.tuples().all())
-
-    def put_tags(self, arn: str, tags: Mapping[str, str]) -> None:
-        with self._engine.begin() as connection:
-            connection.execute(
-                sa.delete(sm_tags).where(sm_tags.c.arn == arn, sm_tags.c.tag_key.in_(tags))
-            )
-            connection.execute(
-                sa.insert(sm_tags),
-                [{"arn": arn, "tag_key": k, "tag_value": v} for k, v in tags.items()],
-            )
-            self._changes.bump(connection)
-
-    def delete_tags(self, arn: str, tag_keys: list[str]) -> None:
-        with self._engine.begin() as connection:
-            connection.execute(
-                sa.delete(sm_tags).where(sm_tags.c.arn == arn, sm_tags.c.tag_key.in_(tag_keys))
-            )
-            self._changes.bump(connection)
+            return SecretTransaction(connection, arn).tags()
 
     def set_last_accessed(self, arn: str, day: float) -> None:
         with self._engine.begin() as connection:
@@ -243,6 +292,7 @@ class SecretsRepository:
                 return False
             for table in (sm_tags, sm_stages, sm_versions):
                 connection.execute(sa.delete(table).where(table.c.arn == arn))
+            connection.execute(sa.delete(sm_replicas).where(sm_replicas.c.primary_arn == arn))
             connection.execute(sa.delete(sm_secrets).where(sm_secrets.c.arn == arn))
             self._changes.bump(connection)
         return True
@@ -254,3 +304,43 @@ class SecretsRepository:
                     sa.select(sm_secrets.c.arn).where(sm_secrets.c.deleted_date <= now)
                 )
             )
+
+    # Replication
+
+    def replicas(self, primary_arn: str) -> list[ReplicaStatus]:
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(*_REPLICA_COLUMNS)
+                .where(sm_replicas.c.primary_arn == primary_arn)
+                .order_by(sm_replicas.c.region)
+            )
+            return [ReplicaStatus(*row) for row in rows]
+
+    def set_replica(self, primary_arn: str, replica: ReplicaStatus) -> None:
+        with self._engine.begin() as connection:
+            self._delete_replica(connection, primary_arn, replica.region)
+            connection.execute(
+                sa.insert(sm_replicas).values(primary_arn=primary_arn, **asdict(replica))
+            )
+
+    def remove_replica(self, primary_arn: str, region: str) -> None:
+        with self._engine.begin() as connection:
+            self._delete_replica(connection, primary_arn, region)
+
+    @staticmethod
+    def _delete_replica(connection: Connection, primary_arn: str, region: str) -> None:
+        connection.execute(
+            sa.delete(sm_replicas).where(
+                sm_replicas.c.primary_arn == primary_arn, sm_replicas.c.region == region
+            )
+        )
+
+    def replicas_out_of_date(self) -> list[tuple[str, str]]:
+        """(primary ARN, region) of every replica a change has not reached yet."""
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(sm_replicas.c.primary_arn, sm_replicas.c.region).where(
+                    sm_replicas.c.status == IN_PROGRESS
+                )
+            )
+            return list(rows.tuples().all())

@@ -33,3 +33,11 @@ class EncryptionFailure(AwsError):
 
 class DecryptionFailure(AwsError):
     pass
+
+
+class MalformedPolicyDocumentException(AwsError):
+    pass
+
+
+class PublicPolicyException(AwsError):
+    pass

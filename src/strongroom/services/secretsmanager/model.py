@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 AWSCURRENT = "AWSCURRENT"
 AWSPREVIOUS = "AWSPREVIOUS"
+AWSPENDING = "AWSPENDING"
 DEFAULT_KEY_ALIAS = "alias/aws/secretsmanager"
 DEFAULT_KEY_DESCRIPTION = (
     "Default key that protects my Secrets Manager data when no other key is defined"
@@ -16,6 +17,8 @@ DEFAULT_KEY_DESCRIPTION = (
 # Answered from process caches (see services/kms/model.py). GetSecretValue also writes, but
 # only the first read of a secret each day (LastAccessedDate has day granularity).
 CACHED_OPERATIONS = frozenset({"GetSecretValue", "GetRandomPassword"})
+# ReplicationStatus values: a copy is current, being brought up to date, or could not be made.
+IN_SYNC, IN_PROGRESS, FAILED = "InSync", "InProgress", "Failed"
 MAX_VERSIONS = 100  # AWS keeps at most this many versions; the oldest unlabelled go first
 _SUFFIX_ALPHABET = string.ascii_letters + string.digits
 _ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):(\d{12}):secret:(.+)$")
@@ -25,6 +28,12 @@ def secret_arn(region: str, account_id: str, name: str) -> str:
     """A new ARN: the name and six random characters, as AWS makes them."""
     suffix = "".join(_random.choice(_SUFFIX_ALPHABET) for _ in range(6))
     return f"arn:aws:secretsmanager:{region}:{account_id}:secret:{name}-{suffix}"
+
+
+def replica_arn(primary_arn: str, region: str) -> str:
+    """A replica's ARN: the primary's, in the replica's region (same name and suffix)."""
+    parts = primary_arn.split(":", 4)
+    return ":".join([*parts[:3], region, parts[4]])
 
 
 def parse_arn(text: str) -> tuple[str, str, str] | None:
@@ -45,6 +54,23 @@ class Secret:
     last_changed_date: float
     last_accessed_date: float | None
     deleted_date: float | None
+    secret_type: str | None = None
+    resource_policy: str | None = None
+    primary_arn: str | None = None  # set on a replica: the secret it copies
+
+    @property
+    def is_replica(self) -> bool:
+        return self.primary_arn is not None
+
+
+@dataclass(frozen=True)
+class ReplicaStatus:
+    """A region a primary secret is replicated to, and how that copy stands."""
+
+    region: str
+    kms_key_id: str | None
+    status: str
+    status_message: str | None
 
 
 @dataclass(frozen=True)

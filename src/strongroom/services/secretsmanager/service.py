@@ -1,36 +1,35 @@
-"""Secrets Manager: secrets and versions on the encrypted store.
-
-Every version is envelope-encrypted: KMS issues a data key under the secret's KMS key (the
-account's `aws/secretsmanager` key unless the secret names another), bound to the secret ARN
-and version id as encryption context; the value is sealed with that data key and the same
-binding as associated data, so rows cannot be swapped between secrets or versions.
-"""
+"""Secrets Manager: secrets and versions on the encrypted store (every version sealed under
+the secret's KMS key, see sealing.py), with resource policies and replicas in other regions."""
 
 from __future__ import annotations
 
 import logging
 import math
 import uuid
+from dataclasses import replace
 from typing import Any
 
-from strongroom.barrier import aead, envelope
 from strongroom.barrier.barrier import Barrier
 from strongroom.clock import Clock
-from strongroom.protocol.errors import AwsError, NotImplementedYet
+from strongroom.iam import policy
+from strongroom.iam.public import grants_public_access
+from strongroom.protocol.errors import AwsError
 from strongroom.services.context import RequestContext
 from strongroom.services.kms.service import KMS
 from strongroom.services.secretsmanager import errors as e
 from strongroom.services.secretsmanager import listing, staging
 from strongroom.services.secretsmanager.model import (
     AWSCURRENT,
-    DEFAULT_KEY_ALIAS,
-    DEFAULT_KEY_DESCRIPTION,
+    AWSPENDING,
+    AWSPREVIOUS,
+    FAILED,
     Secret,
-    SecretVersion,
     parse_arn,
     secret_arn,
 )
 from strongroom.services.secretsmanager.passwords import InvalidParameter, random_password
+from strongroom.services.secretsmanager.replication import Replication
+from strongroom.services.secretsmanager.sealing import Sealer, Value
 from strongroom.storage.secretsmanager import SecretExists, SecretsRepository
 
 log = logging.getLogger("strongroom.secretsmanager")
@@ -40,23 +39,30 @@ _NOT_FOUND = "Secrets Manager can't find the specified secret."
 _MARKED_FOR_DELETION = (
     "You can't perform this operation on the secret because it was marked for deletion."
 )
-_ENCRYPTION_FAILURE = (
-    "Secrets Manager can't encrypt the protected secret text using the provided KMS key. "
-    "Check that the KMS key is available, enabled, and not in an invalid state."
+_ON_REPLICA = (
+    "Operation not permitted on a replica secret. Call must be made in primary secret's region."
 )
-_DECRYPTION_FAILURE = (
-    "Secrets Manager can't decrypt the protected secret text using the provided KMS key."
+_PUBLIC_POLICY = (
+    "The BlockPublicPolicy parameter is set to true, and the resource policy did not prevent "
+    "broad access to the secret."
 )
+_BROAD_ACCESS = "The resource policy grants broad access to the secret."
 
 
 class SecretsManager:
     def __init__(
-        self, repository: SecretsRepository, kms: KMS, barrier: Barrier, clock: Clock
+        self,
+        repository: SecretsRepository,
+        kms: KMS,
+        barrier: Barrier,
+        clock: Clock,
+        regions: frozenset[str],
     ) -> None:
         self._secrets = repository
-        self._kms = kms
-        self._barrier = barrier
+        self._regions = regions  # where replicas may go: the regions this server serves
         self._clock = clock
+        self._sealer = Sealer(kms, barrier, clock)
+        self._replication = Replication(repository, self._sealer, clock)
 
     # Secrets
 
@@ -74,12 +80,10 @@ class SecretsManager:
         ForceOverwriteReplicaSecret: bool = False,
         Type: str | None = None,
     ) -> dict[str, Any]:
-        if AddReplicaRegions:
-            raise NotImplementedYet("Strongroom does not replicate secrets yet.")
-        if Type is not None:
-            raise NotImplementedYet("Strongroom does not support secret types yet.")
         value = _value(SecretString, SecretBinary)
         tags = _checked_tags(Tags or [])
+        if AddReplicaRegions:
+            self._check_replica_regions(ctx, AddReplicaRegions)
         token = ClientRequestToken or str(uuid.uuid4())
         existing = self._secrets.by_name(ctx.account_id, ctx.region, Name)
         if existing is not None:
@@ -96,20 +100,22 @@ class SecretsManager:
             last_changed_date=now,
             last_accessed_date=None,
             deleted_date=None,
+            secret_type=Type or None,
         )
-        first = self._seal(ctx, secret, token, value) if value is not None else None
+        first = self._sealer.seal(ctx, secret, token, value) if value is not None else None
         try:
             self._secrets.create(secret, tags, first)
         except SecretExists:
             raise e.ResourceExistsException(
                 f"The operation failed because the secret {Name} already exists."
             ) from None
-        result = {"ARN": secret.arn, "Name": Name}
+        result: dict[str, Any] = {"ARN": secret.arn, "Name": Name}
+        if AddReplicaRegions:
+            self._replication.add(ctx, secret, AddReplicaRegions, ForceOverwriteReplicaSecret)
+            result["ReplicationStatus"] = self._replication.statuses(secret)
         return result | ({"VersionId": token} if first else {})
 
-    def _repeated_create(
-        self, existing: Secret, token: str, value: tuple[bool, bytes] | None
-    ) -> dict[str, Any]:
+    def _repeated_create(self, existing: Secret, token: str, value: Value | None) -> dict[str, Any]:
         """A retried CreateSecret (same token and value) succeeds again; anything else clashes."""
         if existing.deleted_date is not None:
             raise e.InvalidRequestException(
@@ -117,7 +123,11 @@ class SecretsManager:
                 "scheduled for deletion."
             )
         version = self._secrets.version(existing.arn, token)
-        if value is not None and version is not None and self._same_value(existing, version, value):
+        if (
+            value is not None
+            and version is not None
+            and self._sealer.same_value(existing, version, value)
+        ):
             return {"ARN": existing.arn, "Name": existing.name, "VersionId": token}
         raise e.ResourceExistsException(
             f"The operation failed because the secret {existing.name} already exists."
@@ -126,7 +136,7 @@ class SecretsManager:
     def describe_secret(self, ctx: RequestContext, SecretId: str) -> dict[str, Any]:
         secret = self._find(ctx, SecretId, allow_deleted=True)
         tags, stages = self._secrets.tags(secret.arn), self._secrets.stages(secret.arn)
-        return _secret_fields(secret, tags, stages, "VersionIdsToStages")
+        return self._secret_fields(secret, tags, stages, "VersionIdsToStages")
 
     def update_secret(
         self,
@@ -139,18 +149,42 @@ class SecretsManager:
         SecretString: str | None = None,
         Type: str | None = None,
     ) -> dict[str, Any]:
-        if KmsKeyId is not None or Type is not None:
-            raise NotImplementedYet("Strongroom does not change a secret's KmsKeyId or Type yet.")
         secret = self._find(ctx, SecretId)
         value = _value(SecretString, SecretBinary)
+        if secret.is_replica and (value or Description is not None or Type is not None):
+            raise e.InvalidParameterException(_ON_REPLICA)  # a replica's own key may change
         result = {"ARN": secret.arn, "Name": secret.name}
+        changes: dict[str, Any] = {}
+        if Description is not None:
+            changes["description"] = Description
+        if Type is not None:
+            changes["secret_type"] = Type or None
+        if KmsKeyId is not None and (KmsKeyId or None) != secret.kms_key_id:
+            secret = self._change_key(ctx, secret, KmsKeyId or None)
+        if changes:
+            with self._secrets.locked(secret.arn, self._clock.time()) as locked:
+                locked.update(**changes)
         if value is not None:
             put = self._put(ctx, secret, ClientRequestToken, value, [AWSCURRENT])
             result["VersionId"] = put["VersionId"]
-        if Description is not None:
-            with self._secrets.locked(secret.arn, self._clock.time()) as locked:
-                locked.update(description=Description)
+        self._replicate(ctx, secret)
         return result
+
+    def _change_key(self, ctx: RequestContext, secret: Secret, kms_key_id: str | None) -> Secret:
+        """Encrypt new versions, and the labelled versions there are, under another key."""
+        changed = replace(secret, kms_key_id=kms_key_id)
+        stages = self._secrets.stages(secret.arn)
+        resealed = []
+        for stage in (AWSCURRENT, AWSPENDING, AWSPREVIOUS):
+            version = self._secrets.version(secret.arn, stages.get(stage, ""))
+            if version is not None:
+                value = self._sealer.open(ctx, secret, version)
+                resealed.append(self._sealer.seal(ctx, changed, version.version_id, value))
+        with self._secrets.locked(secret.arn, self._clock.time()) as locked:
+            locked.update(kms_key_id=kms_key_id)
+            for version in resealed:
+                locked.replace_version(version)
+        return changed
 
     def delete_secret(
         self,
@@ -168,7 +202,13 @@ class SecretsManager:
             raise e.InvalidParameterException(
                 "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive)."
             )
-        secret = self._find(ctx, SecretId, allow_deleted=True)
+        secret = self._find_primary(ctx, SecretId, allow_deleted=True)
+        replicas = self._secrets.replicas(secret.arn)
+        if replicas:
+            raise e.InvalidParameterException(
+                f"You can't delete secret {SecretId} that still has replica regions "
+                f"[{', '.join(r.region for r in replicas)}]."
+            )
         now = self._clock.time()
         if ForceDeleteWithoutRecovery:
             self._secrets.destroy(secret.arn)
@@ -188,7 +228,7 @@ class SecretsManager:
                 log.info("purged secret %s: its recovery window ended", arn)
 
     def restore_secret(self, ctx: RequestContext, SecretId: str) -> dict[str, Any]:
-        secret = self._find(ctx, SecretId, allow_deleted=True)
+        secret = self._find_primary(ctx, SecretId, allow_deleted=True)
         with self._secrets.locked(secret.arn, self._clock.time()) as locked:
             locked.update(deleted_date=None)
         return {"ARN": secret.arn, "Name": secret.name}
@@ -206,7 +246,7 @@ class SecretsManager:
         chosen, next_token = self._listed(
             ctx, Filters or [], IncludePlannedDeletion, MaxResults, NextToken, SortOrder, SortBy
         )
-        entries = [_secret_fields(*item, "SecretVersionsToStages") for item in chosen]
+        entries = [self._secret_fields(*item, "SecretVersionsToStages") for item in chosen]
         result: dict[str, Any] = {"SecretList": entries}
         return result | ({"NextToken": next_token} if next_token else {})
 
@@ -286,7 +326,7 @@ class SecretsManager:
                 "Secrets Manager can't find the specified secret value for staging label: "
                 f"{VersionStage or AWSCURRENT}"
             )
-        is_binary, value = self._open(ctx, secret, version)
+        is_binary, value = self._sealer.open(ctx, secret, version)
         self._note_access(secret)
         result = {
             "ARN": secret.arn,
@@ -314,8 +354,10 @@ class SecretsManager:
             raise e.InvalidParameterException(
                 "You must provide either SecretString or SecretBinary."
             )
-        secret = self._find(ctx, SecretId)
-        return self._put(ctx, secret, ClientRequestToken, value, VersionStages or [AWSCURRENT])
+        secret = self._find_primary(ctx, SecretId)
+        result = self._put(ctx, secret, ClientRequestToken, value, VersionStages or [AWSCURRENT])
+        self._replicate(ctx, secret)
+        return result
 
     def list_secret_version_ids(
         self,
@@ -359,7 +401,7 @@ class SecretsManager:
         RemoveFromVersionId: str | None = None,
         MoveToVersionId: str | None = None,
     ) -> dict[str, Any]:
-        secret = self._find(ctx, SecretId)
+        secret = self._find_primary(ctx, SecretId)
         with self._secrets.locked(secret.arn, self._clock.time()) as locked:
             holder = locked.stages().get(VersionStage)
             if MoveToVersionId is not None and locked.version(MoveToVersionId) is None:
@@ -386,20 +428,111 @@ class SecretsManager:
                 locked.remove_stage(VersionStage)
             else:
                 staging.attach(locked, VersionStage, MoveToVersionId)
+        self._replicate(ctx, secret)
         return {"ARN": secret.arn, "Name": secret.name}
 
     # Tags and passwords
 
     def tag_resource(self, ctx: RequestContext, SecretId: str, Tags: list[dict[str, str]]) -> None:
-        secret = self._find(ctx, SecretId)
+        secret = self._find_primary(ctx, SecretId)
         tags = _checked_tags(Tags)
-        if len(self._secrets.tags(secret.arn) | tags) > _MAX_TAGS:
-            raise e.InvalidParameterException(f"A secret can have at most {_MAX_TAGS} tags.")
-        self._secrets.put_tags(secret.arn, tags)
+        with self._secrets.locked(secret.arn, self._clock.time()) as locked:
+            if len(locked.tags() | tags) > _MAX_TAGS:
+                raise e.InvalidParameterException(f"A secret can have at most {_MAX_TAGS} tags.")
+            locked.put_tags(tags)
+        self._replicate(ctx, secret)
 
     def untag_resource(self, ctx: RequestContext, SecretId: str, TagKeys: list[str]) -> None:
+        secret = self._find_primary(ctx, SecretId)
+        with self._secrets.locked(secret.arn, self._clock.time()) as locked:
+            locked.delete_tags(TagKeys)
+        self._replicate(ctx, secret)
+
+    # Resource policies (stored and validated here; enforced with the rest of IAM)
+
+    def put_resource_policy(
+        self,
+        ctx: RequestContext,
+        SecretId: str,
+        ResourcePolicy: str,
+        BlockPublicPolicy: bool = False,
+    ) -> dict[str, Any]:
+        secret = self._find_primary(ctx, SecretId)
+        parsed = _parsed_policy(ResourcePolicy)
+        if BlockPublicPolicy and grants_public_access(parsed):
+            raise e.PublicPolicyException(_PUBLIC_POLICY)
+        with self._secrets.locked(secret.arn, self._clock.time()) as locked:
+            locked.update(resource_policy=ResourcePolicy)
+        self._replicate(ctx, secret)
+        return {"ARN": secret.arn, "Name": secret.name}
+
+    def get_resource_policy(self, ctx: RequestContext, SecretId: str) -> dict[str, Any]:
         secret = self._find(ctx, SecretId)
-        self._secrets.delete_tags(secret.arn, TagKeys)
+        result = {"ARN": secret.arn, "Name": secret.name}
+        return result | (
+            {"ResourcePolicy": secret.resource_policy} if secret.resource_policy else {}
+        )
+
+    def delete_resource_policy(self, ctx: RequestContext, SecretId: str) -> dict[str, Any]:
+        secret = self._find_primary(ctx, SecretId)
+        with self._secrets.locked(secret.arn, self._clock.time()) as locked:
+            locked.update(resource_policy=None)
+        self._replicate(ctx, secret)
+        return {"ARN": secret.arn, "Name": secret.name}
+
+    def validate_resource_policy(
+        self, ctx: RequestContext, ResourcePolicy: str, SecretId: str | None = None
+    ) -> dict[str, Any]:
+        if SecretId is not None:
+            self._find(ctx, SecretId)
+        if grants_public_access(_parsed_policy(ResourcePolicy)):
+            broad = {"CheckName": "BROAD_ACCESS", "ErrorMessage": _BROAD_ACCESS}
+            return {"PolicyValidationPassed": False, "ValidationErrors": [broad]}
+        return {"PolicyValidationPassed": True, "ValidationErrors": []}
+
+    # Replication
+
+    def replicate_secret_to_regions(
+        self,
+        ctx: RequestContext,
+        SecretId: str,
+        AddReplicaRegions: list[dict[str, str]],
+        ForceOverwriteReplicaSecret: bool = False,
+    ) -> dict[str, Any]:
+        secret = self._find_primary(ctx, SecretId)
+        self._check_replica_regions(ctx, AddReplicaRegions)
+        current = {r.region for r in self._secrets.replicas(secret.arn) if r.status != FAILED}
+        for wanted in AddReplicaRegions:
+            if wanted["Region"] in current:
+                raise e.InvalidParameterException(
+                    f"The secret is already replicated to region {wanted['Region']}."
+                )
+        self._replication.add(ctx, secret, AddReplicaRegions, ForceOverwriteReplicaSecret)
+        return {"ARN": secret.arn, "ReplicationStatus": self._replication.statuses(secret)}
+
+    def remove_regions_from_replication(
+        self, ctx: RequestContext, SecretId: str, RemoveReplicaRegions: list[str]
+    ) -> dict[str, Any]:
+        secret = self._find_primary(ctx, SecretId)
+        replicated = {r.region for r in self._secrets.replicas(secret.arn)}
+        for region in RemoveReplicaRegions:
+            if region not in replicated:
+                raise e.InvalidParameterException(
+                    f"The secret isn't replicated to region {region}."
+                )
+        self._replication.remove(secret, RemoveReplicaRegions)
+        return {"ARN": secret.arn, "ReplicationStatus": self._replication.statuses(secret)}
+
+    def stop_replication_to_replica(self, ctx: RequestContext, SecretId: str) -> dict[str, Any]:
+        secret = self._find(ctx, SecretId)
+        if not secret.is_replica:
+            raise e.InvalidRequestException("The secret is not a replica secret.")
+        self._replication.stop(secret)
+        return {"ARN": secret.arn}
+
+    def sync_replicas(self) -> None:
+        """Background job: bring every replica a change has not reached up to date."""
+        self._replication.sync_out_of_date()
 
     def get_random_password(self, ctx: RequestContext, **options: Any) -> dict[str, Any]:
         try:
@@ -428,18 +561,39 @@ class SecretsManager:
             raise e.InvalidRequestException(_MARKED_FOR_DELETION)
         return secret
 
+    def _find_primary(
+        self, ctx: RequestContext, secret_id: str, allow_deleted: bool = False
+    ) -> Secret:
+        """The secret a change names: replicas change only through their primary."""
+        secret = self._find(ctx, secret_id, allow_deleted)
+        if secret.is_replica:
+            raise e.InvalidParameterException(_ON_REPLICA)
+        return secret
+
+    def _check_replica_regions(self, ctx: RequestContext, regions: list[dict[str, str]]) -> None:
+        names = [wanted.get("Region") for wanted in regions]
+        if len(set(names)) != len(names):
+            raise e.InvalidParameterException("Duplicate regions in AddReplicaRegions.")
+        for name in names:
+            if name not in self._regions or name == ctx.region:
+                raise e.InvalidParameterException("Invalid replica region.")
+
+    def _replicate(self, ctx: RequestContext, secret: Secret) -> None:
+        if not secret.is_replica:
+            self._replication.sync_all(ctx, secret)
+
     def _put(
         self,
         ctx: RequestContext,
         secret: Secret,
         token: str | None,
-        value: tuple[bool, bytes],
+        value: Value,
         stages: list[str],
     ) -> dict[str, Any]:
         version_id = token or str(uuid.uuid4())
         existing = self._secrets.version(secret.arn, version_id)
         if existing is None:
-            sealed = self._seal(ctx, secret, version_id, value)
+            sealed = self._sealer.seal(ctx, secret, version_id, value)
             with self._secrets.locked(secret.arn, self._clock.time()) as locked:
                 existing = locked.version(version_id)  # a concurrent retry of the same token
                 if existing is None:
@@ -447,7 +601,7 @@ class SecretsManager:
                     for stage in stages:
                         staging.attach(locked, stage, version_id)
                     staging.prune(locked)
-        if existing is not None and not self._same_value(secret, existing, value):
+        if existing is not None and not self._sealer.same_value(secret, existing, value):
             raise e.ResourceExistsException(
                 "You can't modify an existing version, you can only create a new version."
             )
@@ -459,65 +613,33 @@ class SecretsManager:
             "VersionStages": held,
         }
 
-    def _key_arn(self, ctx: RequestContext, secret: Secret) -> str:
-        if secret.kms_key_id is None:
-            return self._kms.aws_managed_key(ctx, DEFAULT_KEY_ALIAS, DEFAULT_KEY_DESCRIPTION)
-        return secret.kms_key_id
-
-    def _seal(
-        self, ctx: RequestContext, secret: Secret, version_id: str, value: tuple[bool, bytes]
-    ) -> SecretVersion:
-        is_binary, plaintext = value
-        context = _encryption_context(secret, version_id)
-        try:
-            data_key = self._kms.generate_data_key(
-                ctx, KeyId=self._key_arn(ctx, secret), KeySpec="AES_256", EncryptionContext=context
-            )
-        except AwsError:
-            raise e.EncryptionFailure(_ENCRYPTION_FAILURE) from None
-        blob = envelope.seal(
-            data_key["Plaintext"], data_key["CiphertextBlob"], plaintext, _aad(secret, version_id)
-        )
-        return SecretVersion(
-            version_id=version_id,
-            created_date=self._clock.time(),
-            kms_key_arn=data_key["KeyId"],
-            is_binary=is_binary,
-            value_blob=blob,
-            value_mac=self._value_mac(secret, version_id, value),
-        )
-
-    def _open(
-        self, ctx: RequestContext, secret: Secret, version: SecretVersion
-    ) -> tuple[bool, bytes]:
-        blob = version.value_blob
-        context = _encryption_context(secret, version.version_id)
-        try:
-            data_key = self._kms.decrypt(
-                ctx, CiphertextBlob=envelope.wrapped_key(blob), EncryptionContext=context
-            )
-            plaintext = envelope.open_blob(
-                data_key["Plaintext"], blob, _aad(secret, version.version_id)
-            )
-        except (AwsError, aead.IntegrityError):
-            raise e.DecryptionFailure(_DECRYPTION_FAILURE) from None
-        return version.is_binary, plaintext
-
-    def _value_mac(self, secret: Secret, version_id: str, value: tuple[bool, bytes]) -> bytes:
-        # Lets a retry with the same token be compared with the stored value without decrypting.
-        is_binary, plaintext = value
-        return self._barrier.mac(_aad(secret, version_id) + bytes([is_binary]) + plaintext)
-
-    def _same_value(
-        self, secret: Secret, version: SecretVersion, value: tuple[bool, bytes]
-    ) -> bool:
-        try:
-            self._barrier.verify(
-                _aad(secret, version.version_id) + bytes([value[0]]) + value[1], version.value_mac
-            )
-        except aead.IntegrityError:
-            return False
-        return True
+    def _secret_fields(
+        self, secret: Secret, tags: dict[str, str], stages: dict[str, str], stages_member: str
+    ) -> dict[str, Any]:
+        """What DescribeSecret and ListSecrets report of a secret (they name the labels apart)."""
+        entry: dict[str, Any] = {
+            "ARN": secret.arn,
+            "Name": secret.name,
+            "Type": secret.secret_type,
+            "Description": secret.description,
+            "KmsKeyId": secret.kms_key_id,
+            "RotationEnabled": False,
+            "LastChangedDate": secret.last_changed_date,
+            "LastAccessedDate": secret.last_accessed_date,
+            "DeletedDate": secret.deleted_date,
+            stages_member: staging.stages_by_version(stages),
+            "CreatedDate": secret.created_date,
+        }
+        if tags:
+            entry["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+        if secret.is_replica:
+            entry["PrimaryRegion"] = parse_arn(secret.primary_arn or "")[0]
+        else:
+            replicas = self._replication.statuses(secret)
+            if replicas:
+                entry["PrimaryRegion"] = secret.region
+                entry["ReplicationStatus"] = replicas
+        return entry
 
     def _note_access(self, secret: Secret) -> None:
         # AWS reports LastAccessedDate by day: one write per secret per day, not per read.
@@ -526,28 +648,7 @@ class SecretsManager:
             self._secrets.set_last_accessed(secret.arn, day)
 
 
-def _secret_fields(
-    secret: Secret, tags: dict[str, str], stages: dict[str, str], stages_member: str
-) -> dict[str, Any]:
-    """What DescribeSecret and ListSecrets report of a secret (they name the labels apart)."""
-    entry: dict[str, Any] = {
-        "ARN": secret.arn,
-        "Name": secret.name,
-        "Description": secret.description,
-        "KmsKeyId": secret.kms_key_id,
-        "RotationEnabled": False,
-        "LastChangedDate": secret.last_changed_date,
-        "LastAccessedDate": secret.last_accessed_date,
-        "DeletedDate": secret.deleted_date,
-        stages_member: staging.stages_by_version(stages),
-        "CreatedDate": secret.created_date,
-    }
-    if tags:
-        entry["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
-    return entry
-
-
-def _value(string: str | None, binary: bytes | None) -> tuple[bool, bytes] | None:
+def _value(string: str | None, binary: bytes | None) -> Value | None:
     if string is not None and binary is not None:
         raise e.InvalidParameterException(
             "You can't specify both a binary secret value and a string secret value in the same "
@@ -560,12 +661,11 @@ def _value(string: str | None, binary: bytes | None) -> tuple[bool, bytes] | Non
     return None
 
 
-def _aad(secret: Secret, version_id: str) -> bytes:
-    return f"{secret.arn}/{version_id}".encode()
-
-
-def _encryption_context(secret: Secret, version_id: str) -> dict[str, str]:
-    return {"SecretARN": secret.arn, "SecretVersionId": version_id}
+def _parsed_policy(document: str) -> policy.Policy:
+    try:
+        return policy.parse(document, policy.PolicyKind.RESOURCE)
+    except policy.MalformedPolicy as error:
+        raise e.MalformedPolicyDocumentException(error.message) from None
 
 
 def _page_start(token: str | None, total: int) -> int:

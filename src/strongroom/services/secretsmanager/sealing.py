@@ -1,0 +1,112 @@
+"""Sealing secret versions: envelope encryption under the secret's KMS key.
+
+KMS issues a data key under the secret's key (the account's `aws/secretsmanager` key in the
+secret's region unless the secret names another), bound to the secret ARN and version id as
+encryption context; the value is sealed with that data key and the same binding as associated
+data, so rows cannot be swapped between secrets, versions or regions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from strongroom.barrier import aead, envelope
+from strongroom.barrier.barrier import Barrier
+from strongroom.clock import Clock
+from strongroom.protocol.errors import AwsError
+from strongroom.services.context import RequestContext
+from strongroom.services.kms.service import KMS
+from strongroom.services.secretsmanager import errors as e
+from strongroom.services.secretsmanager.model import (
+    DEFAULT_KEY_ALIAS,
+    DEFAULT_KEY_DESCRIPTION,
+    Secret,
+    SecretVersion,
+)
+
+# A secret value: whether it is SecretBinary, and its bytes.
+Value = tuple[bool, bytes]
+
+_ENCRYPTION_FAILURE = (
+    "Secrets Manager can't encrypt the protected secret text using the provided KMS key. "
+    "Check that the KMS key is available, enabled, and not in an invalid state."
+)
+_DECRYPTION_FAILURE = (
+    "Secrets Manager can't decrypt the protected secret text using the provided KMS key."
+)
+
+
+class Sealer:
+    def __init__(self, kms: KMS, barrier: Barrier, clock: Clock) -> None:
+        self._kms = kms
+        self._barrier = barrier
+        self._clock = clock
+
+    def seal(
+        self, ctx: RequestContext, secret: Secret, version_id: str, value: Value
+    ) -> SecretVersion:
+        """A new version of `secret` holding `value`, created now."""
+        is_binary, plaintext = value
+        key_context = replace(ctx, region=secret.region)  # a replica's key is in its region
+        try:
+            data_key = self._kms.generate_data_key(
+                key_context,
+                KeyId=self._key_id(key_context, secret),
+                KeySpec="AES_256",
+                EncryptionContext=_encryption_context(secret, version_id),
+            )
+        except AwsError:
+            raise e.EncryptionFailure(_ENCRYPTION_FAILURE) from None
+        blob = envelope.seal(
+            data_key["Plaintext"], data_key["CiphertextBlob"], plaintext, _aad(secret, version_id)
+        )
+        return SecretVersion(
+            version_id=version_id,
+            created_date=self._clock.time(),
+            kms_key_arn=data_key["KeyId"],
+            is_binary=is_binary,
+            value_blob=blob,
+            value_mac=self._value_mac(secret, version_id, value),
+        )
+
+    def open(self, ctx: RequestContext, secret: Secret, version: SecretVersion) -> Value:
+        blob = version.value_blob
+        try:
+            data_key = self._kms.decrypt(
+                replace(ctx, region=secret.region),
+                CiphertextBlob=envelope.wrapped_key(blob),
+                EncryptionContext=_encryption_context(secret, version.version_id),
+            )
+            plaintext = envelope.open_blob(
+                data_key["Plaintext"], blob, _aad(secret, version.version_id)
+            )
+        except (AwsError, aead.IntegrityError):
+            raise e.DecryptionFailure(_DECRYPTION_FAILURE) from None
+        return version.is_binary, plaintext
+
+    def same_value(self, secret: Secret, version: SecretVersion, value: Value) -> bool:
+        """Whether `version` holds `value`, told without decrypting it (for idempotent retries)."""
+        try:
+            self._barrier.verify(
+                _aad(secret, version.version_id) + bytes([value[0]]) + value[1], version.value_mac
+            )
+        except aead.IntegrityError:
+            return False
+        return True
+
+    def _key_id(self, ctx: RequestContext, secret: Secret) -> str:
+        if secret.kms_key_id is None:
+            return self._kms.aws_managed_key(ctx, DEFAULT_KEY_ALIAS, DEFAULT_KEY_DESCRIPTION)
+        return secret.kms_key_id
+
+    def _value_mac(self, secret: Secret, version_id: str, value: Value) -> bytes:
+        is_binary, plaintext = value
+        return self._barrier.mac(_aad(secret, version_id) + bytes([is_binary]) + plaintext)
+
+
+def _aad(secret: Secret, version_id: str) -> bytes:
+    return f"{secret.arn}/{version_id}".encode()
+
+
+def _encryption_context(secret: Secret, version_id: str) -> dict[str, str]:
+    return {"SecretARN": secret.arn, "SecretVersionId": version_id}
