@@ -42,3 +42,33 @@ def test_secrets_are_purged_when_their_recovery_window_ends(own_dev_server):
     assert sm.get_secret_value(SecretId="purge/kept")["SecretString"] == "not deleted"
     # The name is free again, as after any deletion.
     sm.create_secret(Name="purge/short", SecretString="new")
+
+
+def all_version_ids(sm, name: str) -> list[str]:
+    ids, token = [], {}
+    while True:
+        page = sm.list_secret_version_ids(SecretId=name, IncludeDeprecated=True, **token)
+        ids += [v["VersionId"] for v in page["Versions"]]
+        if "NextToken" not in page:
+            return ids
+        token = {"NextToken": page["NextToken"]}
+
+
+def test_version_history_keeps_100_but_never_drops_a_version_younger_than_a_day(own_dev_server):
+    sm = own_dev_server.client("secretsmanager")
+    first = sm.create_secret(Name="history", SecretString="v0")["VersionId"]
+    for n in range(1, 106):
+        sm.put_secret_value(SecretId="history", SecretString=f"v{n}")
+    assert len(all_version_ids(sm, "history")) == 106  # all younger than a day: all kept
+
+    strongroom("dev", "advance-clock", str(2 * DAY), "--endpoint", own_dev_server.endpoint)
+    sm.put_secret_value(SecretId="history", SecretString="v106")
+    kept = all_version_ids(sm, "history")
+    assert len(kept) == 100 and first not in kept
+    # The oldest unlabelled versions went; the labelled ones and the rest stay readable.
+    assert sm.get_secret_value(SecretId="history")["SecretString"] == "v106"
+    assert sm.get_secret_value(SecretId="history", VersionStage="AWSPREVIOUS")["SecretString"] == (
+        "v105"
+    )
+    with aws_error("ResourceNotFoundException"):
+        sm.get_secret_value(SecretId="history", VersionId=first)

@@ -89,14 +89,14 @@ class SecretTransaction:
             sa.delete(sm_stages).where(sm_stages.c.arn == self.arn, sm_stages.c.stage == stage)
         )
 
-    def version_ids_oldest_first(self) -> list[str]:
-        return list(
-            self._connection.scalars(
-                sa.select(sm_versions.c.version_id)
-                .where(sm_versions.c.arn == self.arn)
-                .order_by(sm_versions.c.created_date)
-            )
+    def versions_oldest_first(self) -> list[tuple[str, float]]:
+        """(version id, created date) of every version."""
+        rows = self._connection.execute(
+            sa.select(sm_versions.c.version_id, sm_versions.c.created_date)
+            .where(sm_versions.c.arn == self.arn)
+            .order_by(sm_versions.c.created_date)
         )
+        return list(rows.tuples().all())
 
     def delete_versions(self, version_ids: list[str]) -> None:
         self._connection.execute(

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from strongroom.services.secretsmanager import errors as e
-from strongroom.services.secretsmanager.model import Secret
+from strongroom.services.secretsmanager.model import Secret, parse_arn
 
 # A secret as listing sees it: the secret, its tags and its staging labels.
 Listed = tuple[Secret, dict[str, str], dict[str, str]]
@@ -42,7 +42,7 @@ def _candidates(key: str, listed: Listed) -> list[str]:
     if key == "tag-value":
         return list(tags.values())
     if key == "primary-region":
-        return [secret.region]
+        return [parse_arn(secret.primary_arn)[0] if secret.primary_arn else secret.region]
     if key == "owning-service":
         return []
     texts = [secret.name, secret.description or "", *tags, *tags.values()]

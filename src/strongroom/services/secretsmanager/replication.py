@@ -132,6 +132,14 @@ class Replication:
             if primary is not None:
                 self.sync(_service_context(primary), primary_arn, region)
 
+    def key_changed(self, replica: Secret) -> None:
+        """Report a replica's new KMS key (the one thing a replica changes by itself)."""
+        assert replica.primary_arn is not None
+        for status in self._secrets.replicas(replica.primary_arn):
+            if status.region == replica.region:
+                changed = replace(status, kms_key_id=replica.kms_key_id)
+                self._secrets.set_replica(replica.primary_arn, changed)
+
     def stop(self, replica: Secret) -> None:
         """Promote `replica` to a standalone secret; its primary forgets the region."""
         assert replica.primary_arn is not None

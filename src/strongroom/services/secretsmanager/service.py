@@ -161,6 +161,8 @@ class SecretsManager:
             changes["secret_type"] = Type or None
         if KmsKeyId is not None and (KmsKeyId or None) != secret.kms_key_id:
             secret = self._change_key(ctx, secret, KmsKeyId or None)
+            if secret.is_replica:
+                self._replication.key_changed(secret)
         if changes:
             with self._secrets.locked(secret.arn, self._clock.time()) as locked:
                 locked.update(**changes)
@@ -594,13 +596,14 @@ class SecretsManager:
         existing = self._secrets.version(secret.arn, version_id)
         if existing is None:
             sealed = self._sealer.seal(ctx, secret, version_id, value)
-            with self._secrets.locked(secret.arn, self._clock.time()) as locked:
+            now = self._clock.time()
+            with self._secrets.locked(secret.arn, now) as locked:
                 existing = locked.version(version_id)  # a concurrent retry of the same token
                 if existing is None:
                     locked.add_version(sealed)
                     for stage in stages:
                         staging.attach(locked, stage, version_id)
-                    staging.prune(locked)
+                    staging.prune(locked, now)
         if existing is not None and not self._sealer.same_value(secret, existing, value):
             raise e.ResourceExistsException(
                 "You can't modify an existing version, you can only create a new version."

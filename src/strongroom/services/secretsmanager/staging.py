@@ -6,6 +6,8 @@ from __future__ import annotations
 from strongroom.services.secretsmanager.model import AWSCURRENT, AWSPREVIOUS, MAX_VERSIONS
 from strongroom.storage.secretsmanager import SecretTransaction
 
+_PROTECTED_SECONDS = 24 * 3600
+
 
 def attach(locked: SecretTransaction, stage: str, version_id: str) -> None:
     """Put `stage` on the version; moving AWSCURRENT makes the old current AWSPREVIOUS."""
@@ -16,13 +18,19 @@ def attach(locked: SecretTransaction, stage: str, version_id: str) -> None:
     locked.set_stage(stage, version_id)
 
 
-def prune(locked: SecretTransaction) -> None:
-    """Keep at most MAX_VERSIONS versions, dropping the oldest without a staging label."""
-    versions = locked.version_ids_oldest_first()
+def prune(locked: SecretTransaction, now: float) -> None:
+    """Keep at most MAX_VERSIONS versions, dropping the oldest without a staging label; as AWS
+    does, a version less than a day old is never dropped."""
+    versions = locked.versions_oldest_first()
     labelled = set(locked.stages().values())
     excess = len(versions) - MAX_VERSIONS
     if excess > 0:
-        locked.delete_versions([v for v in versions if v not in labelled][:excess])
+        droppable = [
+            version_id
+            for version_id, created in versions
+            if version_id not in labelled and created <= now - _PROTECTED_SECONDS
+        ]
+        locked.delete_versions(droppable[:excess])
 
 
 def stages_by_version(stages: dict[str, str]) -> dict[str, list[str]]:
