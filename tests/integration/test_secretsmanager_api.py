@@ -246,6 +246,31 @@ def test_list_secrets_filters_sorting_and_pages(sm):
     assert names[0] in {e["Name"] for e in planned}
     with aws_error("InvalidNextTokenException"):
         sm.list_secrets(NextToken="garbage")
+    by_name_token = sm.list_secrets(Filters=by_name, MaxResults=1, SortBy="name")["NextToken"]
+    with aws_error("InvalidNextTokenException"):  # a token of a listing ordered otherwise
+        sm.list_secrets(Filters=by_name, MaxResults=1, NextToken=by_name_token)
+
+
+def test_list_pages_stay_exact_while_secrets_come_and_go(sm):
+    prefix = f"pages-{uuid.uuid4().hex[:8]}"
+    # More secrets than the server reads in one batch, with the matches spread among them.
+    names = [f"{prefix}/{i:03d}" for i in range(230)]
+    for name in names:
+        tags = [{"Key": "pick", "Value": "yes"}] if name.endswith("7") else []
+        sm.create_secret(Name=name, SecretString="x", Tags=tags)
+    filters = [{"Key": "name", "Values": [prefix]}, {"Key": "tag-key", "Values": ["pick"]}]
+    first = sm.list_secrets(Filters=filters, MaxResults=10, SortBy="name")
+    assert [e["Name"] for e in first["SecretList"]] == [n for n in names if n.endswith("7")][:10]
+    # A secret created before the position, and one deleted after it, move no page boundary.
+    sm.create_secret(Name=f"{prefix}/000a", SecretString="x", Tags=[{"Key": "pick", "Value": "y"}])
+    sm.delete_secret(SecretId=f"{prefix}/117", ForceDeleteWithoutRecovery=True)
+    rest, token = [], first["NextToken"]
+    while token:
+        page = sm.list_secrets(Filters=filters, MaxResults=5, SortBy="name", NextToken=token)
+        rest += page["SecretList"]
+        token = page.get("NextToken")
+    expected = [n for n in names if n.endswith("7")][10:]
+    assert [e["Name"] for e in rest] == [n for n in expected if n != f"{prefix}/117"]
 
 
 def test_batch_get_secret_value_by_ids_and_by_filter(sm):

@@ -113,6 +113,8 @@ sm_secrets = sa.Table(
     # Set on a replica: the secret in another region that it copies.
     sa.Column("primary_arn", sa.String(2048), nullable=True, index=True),
     sa.UniqueConstraint("account_id", "region", "name", name="uq_sm_secrets_name"),
+    # ListSecrets pages in creation order by default (the name order has the constraint above).
+    sa.Index("ix_sm_secrets_listing", "account_id", "region", "created_date"),
 )
 
 # One row per secret version: the value encrypted under a data key that KMS wraps (envelope),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, fields
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -214,33 +215,52 @@ class SecretsRepository:
             row = connection.execute(sa.select(*_SECRET_COLUMNS).where(*conditions)).first()
         return Secret(*row) if row else None
 
-    def listing(
-        self, account_id: str, region: str
+    def listing_batch(
+        self,
+        account_id: str,
+        region: str,
+        include_deleted: bool,
+        field: str,
+        descending: bool,
+        after: tuple[Any, str] | None,
+        limit: int,
     ) -> list[tuple[Secret, dict[str, str], dict[str, str]]]:
-        """Every secret of an account and region with its tags and staging labels."""
+        """Up to `limit` secrets of an account and region, ordered by `field` then ARN, from
+        beyond the position `after`, each with its tags and staging labels."""
+        column = sm_secrets.c[field]
+        if field == "last_accessed_date":
+            column = sa.func.coalesce(column, 0.0)  # never read sorts first, as 0
+        query = sa.select(*_SECRET_COLUMNS).where(
+            sm_secrets.c.account_id == account_id, sm_secrets.c.region == region
+        )
+        if not include_deleted:
+            query = query.where(sm_secrets.c.deleted_date.is_(None))
+        if after is not None:
+            value, arn = after
+            if descending:
+                beyond = sa.or_(column < value, sa.and_(column == value, sm_secrets.c.arn < arn))
+            else:
+                beyond = sa.or_(column > value, sa.and_(column == value, sm_secrets.c.arn > arn))
+            query = query.where(beyond)
+        order = (
+            (column.desc(), sm_secrets.c.arn.desc()) if descending else (column, sm_secrets.c.arn)
+        )
         with self._engine.connect() as connection:
             secrets = [
-                Secret(*row)
-                for row in connection.execute(
-                    sa.select(*_SECRET_COLUMNS).where(
-                        sm_secrets.c.account_id == account_id, sm_secrets.c.region == region
-                    )
-                )
+                Secret(*row) for row in connection.execute(query.order_by(*order).limit(limit))
             ]
-            owned = sa.select(sm_secrets.c.arn).where(
-                sm_secrets.c.account_id == account_id, sm_secrets.c.region == region
-            )
+            arns = [secret.arn for secret in secrets]
             tags: dict[str, dict[str, str]] = {}
-            for arn, key, value in connection.execute(
+            for arn, key, tag_value in connection.execute(
                 sa.select(sm_tags.c.arn, sm_tags.c.tag_key, sm_tags.c.tag_value).where(
-                    sm_tags.c.arn.in_(owned)
+                    sm_tags.c.arn.in_(arns)
                 )
             ):
-                tags.setdefault(arn, {})[key] = value
+                tags.setdefault(arn, {})[key] = tag_value
             stages: dict[str, dict[str, str]] = {}
             for arn, stage, version_id in connection.execute(
                 sa.select(sm_stages.c.arn, sm_stages.c.stage, sm_stages.c.version_id).where(
-                    sm_stages.c.arn.in_(owned)
+                    sm_stages.c.arn.in_(arns)
                 )
             ):
                 stages.setdefault(arn, {})[stage] = version_id

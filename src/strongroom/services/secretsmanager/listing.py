@@ -1,6 +1,7 @@
 """ListSecrets filters, sorting and page tokens, as the Secrets Manager API reference documents
 them: prefix matches (case-sensitive but for description and `all`), `!` negation, values of one
-filter ORed, filters ANDed, and tokens that stay valid while secrets come and go."""
+filter ORed, filters ANDed. A page token is the position (sort value, ARN) of the page's last
+item, so it stays valid while secrets come and go and costs the same at any listing size."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable
 from typing import Any
 
 from strongroom.services.secretsmanager import errors as e
@@ -16,13 +16,15 @@ from strongroom.services.secretsmanager.model import Secret, parse_arn
 
 # A secret as listing sees it: the secret, its tags and its staging labels.
 Listed = tuple[Secret, dict[str, str], dict[str, str]]
+# Where an item stands in a listing: its sort value, then its ARN.
+Position = tuple[Any, str]
 
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
-_SORT_FIELDS: dict[str, Callable[[Secret], Any]] = {
-    "created-date": lambda s: s.created_date,
-    "last-accessed-date": lambda s: s.last_accessed_date or 0.0,
-    "last-changed-date": lambda s: s.last_changed_date,
-    "name": lambda s: s.name,
+_SORT_FIELDS = {
+    "created-date": "created_date",
+    "last-accessed-date": "last_accessed_date",
+    "last-changed-date": "last_changed_date",
+    "name": "name",
 }
 
 
@@ -61,53 +63,48 @@ def _value_matches(key: str, value: str, listed: Listed) -> bool:
     return found != negated
 
 
-def matches(filters: list[dict[str, Any]], listed: Listed) -> bool:
+def check(filters: list[dict[str, Any]]) -> None:
     for search in filters:
-        key, values = search.get("Key"), search.get("Values")
-        if key is None or not values:
+        if search.get("Key") is None or not search.get("Values"):
             raise e.InvalidParameterException("Each filter needs a Key and at least one Value.")
-        if not any(_value_matches(key, value, listed) for value in values):
-            return False
-    return True
 
 
-def sort_key(sort_by: str | None) -> Callable[[Listed], tuple[Any, str]]:
-    field = _SORT_FIELDS[sort_by or "created-date"]
-    return lambda listed: (field(listed[0]), listed[0].arn)
+def matches(filters: list[dict[str, Any]], listed: Listed) -> bool:
+    return all(
+        any(_value_matches(search["Key"], value, listed) for value in search["Values"])
+        for search in filters
+    )
 
 
-def page(
-    items: list[Listed],
-    key: Callable[[Listed], tuple[Any, str]],
-    descending: bool,
-    token: str | None,
-    size: int,
-) -> tuple[list[Listed], str | None]:
-    """One page after the position `token` names; the next token names this page's last item."""
-    ordered = sorted(items, key=key, reverse=descending)
-    if token is not None:
-        after = _decode(token)
-        try:
-            ordered = [i for i in ordered if _beyond(list(key(i)), after, descending)]
-        except TypeError:  # a token from a listing sorted by another field
-            raise e.InvalidNextTokenException("The NextToken value is invalid.") from None
-    chosen = ordered[:size]
-    return chosen, _encode(list(key(chosen[-1]))) if len(ordered) > size else None
+def sort_field(sort_by: str | None) -> str:
+    """The stored field a listing is ordered by (then by ARN, so that order is total)."""
+    return _SORT_FIELDS[sort_by or "created-date"]
 
 
-def _beyond(position: list[Any], after: list[Any], descending: bool) -> bool:
-    return position < after if descending else position > after
+def position(field: str, listed: Listed) -> Position:
+    """Where an item stands in a listing ordered by `field`."""
+    value = getattr(listed[0], field)
+    return (0.0 if value is None else value), listed[0].arn
 
 
-def _encode(position: list[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
+def encode_token(field: str, after: Position) -> str:
+    return base64.urlsafe_b64encode(json.dumps([field, *after]).encode()).decode()
 
 
-def _decode(token: str) -> list[Any]:
+def decode_token(field: str, token: str) -> Position:
+    """The position a token names; a token of a listing ordered otherwise is invalid."""
     try:
-        position = json.loads(base64.urlsafe_b64decode(token.encode()))
+        decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise e.InvalidNextTokenException("The NextToken value is invalid.") from None
-    if not isinstance(position, list) or len(position) != 2:
+        decoded = None
+    value_type = str if field == "name" else (int, float)
+    if (
+        not isinstance(decoded, list)
+        or len(decoded) != 3
+        or decoded[0] != field
+        or isinstance(decoded[1], bool)
+        or not isinstance(decoded[1], value_type)
+        or not isinstance(decoded[2], str)
+    ):
         raise e.InvalidNextTokenException("The NextToken value is invalid.")
-    return position
+    return decoded[1], decoded[2]

@@ -35,6 +35,7 @@ from strongroom.storage.secretsmanager import SecretExists, SecretsRepository
 log = logging.getLogger("strongroom.secretsmanager")
 _DAY = 86400
 _MAX_TAGS = 50
+_LISTING_BATCH = 200
 _NOT_FOUND = "Secrets Manager can't find the specified secret."
 _MARKED_FOR_DELETION = (
     "You can't perform this operation on the secret because it was marked for deletion."
@@ -297,14 +298,32 @@ class SecretsManager:
         sort_order: str,
         sort_by: str | None,
     ) -> tuple[list[listing.Listed], str | None]:
-        candidates = [
-            item
-            for item in self._secrets.listing(ctx.account_id, ctx.region)
-            if (include_planned_deletion or item[0].deleted_date is None)
-            and listing.matches(filters, item)
-        ]
-        key = listing.sort_key(sort_by)
-        return listing.page(candidates, key, sort_order == "desc", token, size)
+        listing.check(filters)
+        field = listing.sort_field(sort_by)
+        after = listing.decode_token(field, token) if token is not None else None
+        descending = sort_order == "desc"
+        chosen: list[listing.Listed] = []
+        while True:
+            # Filters are matched here, on batches read in listing order, so that a page costs
+            # the same whether the account holds a thousand secrets or a hundred thousand.
+            batch = self._secrets.listing_batch(
+                ctx.account_id,
+                ctx.region,
+                include_planned_deletion,
+                field,
+                descending,
+                after,
+                _LISTING_BATCH,
+            )
+            for item in batch:
+                if listing.matches(filters, item):
+                    if len(chosen) == size:
+                        last = listing.position(field, chosen[-1])
+                        return chosen, listing.encode_token(field, last)
+                    chosen.append(item)
+            if len(batch) < _LISTING_BATCH:
+                return chosen, None
+            after = listing.position(field, batch[-1])
 
     # Values and versions
 

@@ -1,4 +1,5 @@
-"""Secrets Manager: secret types, resource policies and replication to other regions.
+"""Secrets Manager: secret types, resource policies, replication to other regions, and an index
+for listing in creation order.
 
 Revision ID: 0003
 Revises: 0002
@@ -19,6 +20,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("resource_policy", sa.Text, nullable=True))
         batch.add_column(sa.Column("primary_arn", sa.String(2048), nullable=True))
         batch.create_index("ix_sm_secrets_primary_arn", ["primary_arn"])
+        batch.create_index("ix_sm_secrets_listing", ["account_id", "region", "created_date"])
     op.create_table(
         "sm_replicas",
         sa.Column(
