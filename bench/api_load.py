@@ -156,20 +156,23 @@ def start_moto(workdir: Path) -> Target:
     )
 
 
-def write_signed_request(target: Target, call: Call, path: Path) -> None:
-    request = AWSRequest(
-        method="POST",
-        url=target.endpoint + "/",
-        data=json.dumps(call.body).encode(),
-        headers={
-            "X-Amz-Target": f"{call.target_prefix}.{call.operation}",
-            "Content-Type": "application/x-amz-json-1.1",
-        },
-    )
+def write_signed_requests(target: Target, calls: list[Call], path: Path) -> None:
+    """Sign `calls` now for wrk to send round robin (see request.lua for the format)."""
     credentials = Credentials(target.access_key_id, target.secret)
-    SigV4Auth(credentials, call.service, REGION).add_auth(request)
-    lines = ["POST", *(f"{k}: {v}" for k, v in request.headers.items()), ""]
-    path.write_bytes("\n".join(lines).encode() + b"\n" + request.body)
+    with path.open("wb") as out:
+        for call in calls:
+            request = AWSRequest(
+                method="POST",
+                url=target.endpoint + "/",
+                data=json.dumps(call.body).encode(),  # one line: JSON without indent
+                headers={
+                    "X-Amz-Target": f"{call.target_prefix}.{call.operation}",
+                    "Content-Type": "application/x-amz-json-1.1",
+                },
+            )
+            SigV4Auth(credentials, call.service, REGION).add_auth(request)
+            lines = ["POST", *(f"{k}: {v}" for k, v in request.headers.items()), ""]
+            out.write("\n".join(lines).encode() + b"\n" + request.body + b"\n")
 
 
 def run_wrk(target: Target, request_file: Path, connections: int, duration: int) -> dict:
@@ -255,7 +258,7 @@ def main() -> None:
         for target in targets:
             for workload, call in SUITES[options.suite](target).items():
                 request_file = workdir / f"{target.process.pid}-{call.operation}.req"
-                write_signed_request(target, call, request_file)
+                write_signed_requests(target, [call], request_file)
                 for connections in CONNECTIONS:
                     result = run_wrk(target, request_file, connections, options.duration)
                     row = {"server": target.name, "workload": workload, "connections": connections}

@@ -1,18 +1,26 @@
--- Sends one pre-signed request over and over; bench/kms_load.py writes the request file.
+-- Sends pre-signed requests over and over, round robin; bench/api_load.py writes the file:
+-- per request a method line, header lines, an empty line and the body on one line.
 local file = assert(io.open(os.getenv("BENCH_REQUEST"), "r"))
-local method = file:read("*l")
-local headers = {}
+local requests = {}
 while true do
-  local line = file:read("*l")
-  if line == "" then break end
-  local name, value = line:match("^([^:]+): (.*)$")
-  headers[name] = value
+  local method = file:read("*l")
+  if method == nil then break end
+  local headers = {}
+  while true do
+    local line = file:read("*l")
+    if line == "" then break end
+    local name, value = line:match("^([^:]+): (.*)$")
+    headers[name] = value
+  end
+  local body = file:read("*l")
+  requests[#requests + 1] = wrk.format(method, "/", headers, body)
 end
-local body = file:read("*a")
 file:close()
 
+local next_request = 0
 request = function()
-  return wrk.format(method, "/", headers, body)
+  next_request = next_request % #requests + 1
+  return requests[next_request]
 end
 
 local statuses = {}
@@ -21,7 +29,7 @@ response = function(status, headers, body)
 end
 
 done = function(summary, latency, requests)
-  -- Machine-readable tail for kms_load.py: latency percentiles in microseconds.
+  -- Machine-readable tail for api_load.py: latency percentiles in microseconds.
   io.write(string.format("BENCH p50=%d p99=%d requests=%d errors=%d\n",
     latency:percentile(50), latency:percentile(99), summary.requests,
     summary.errors.status + summary.errors.connect + summary.errors.read +

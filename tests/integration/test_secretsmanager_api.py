@@ -297,3 +297,21 @@ def test_batch_get_secret_value_by_ids_and_by_filter(sm):
         sm.batch_get_secret_value(
             SecretIdList=[f"{prefix}/0"], Filters=[{"Key": "name", "Values": [prefix]}]
         )
+
+
+def test_concurrent_first_use_of_a_region_creates_one_default_key(dev_server):
+    # The first secret of an account and region creates its aws/secretsmanager key; many first
+    # secrets at once must all succeed and share the one key.
+    region = "ca-west-1"
+    regional = dev_server.client("secretsmanager", region_name=region)
+    names = [unique_name() for _ in range(12)]
+    with ThreadPoolExecutor(12) as pool:
+        list(pool.map(lambda name: regional.create_secret(Name=name, SecretString="v"), names))
+    keys = {
+        v["KmsKeyIds"][0]
+        for name in names
+        for v in regional.list_secret_version_ids(SecretId=name)["Versions"]
+    }
+    aliases = dev_server.client("kms", region_name=region).list_aliases()["Aliases"]
+    default = [a for a in aliases if a["AliasName"] == "alias/aws/secretsmanager"]
+    assert len(keys) == 1 and len(default) == 1

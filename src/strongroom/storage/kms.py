@@ -140,7 +140,13 @@ class KmsRepository:
 
     # Aliases
 
-    def alias(self, account_id: str, region: str, alias_name: str) -> KmsAlias | None:
+    def alias(
+        self, account_id: str, region: str, alias_name: str, fresh: bool = False
+    ) -> KmsAlias | None:
+        """The alias; `fresh` reads storage, not this process's cache (which may remember an
+        alias as missing for a moment after another process created it)."""
+        if fresh:
+            return self._load_alias(account_id, region, alias_name)
         return self._changes.cached(
             self._aliases,
             (account_id, region, alias_name),

@@ -125,7 +125,8 @@ class KMS:
                 self._store_key(
                     key, {}, KmsAlias(ctx.account_id, ctx.region, alias_name, key.key_id, now, now)
                 )
-            alias = self._existing_alias(ctx, alias_name)
+            alias = self._keys.alias(ctx.account_id, ctx.region, alias_name, fresh=True)
+            assert alias is not None  # ours, or the one that won
         return self._resolve(ctx, alias.target_key_id, allow_alias=False).arn
 
     def _new_key(
