@@ -1,7 +1,7 @@
 -- Sends pre-signed requests over and over, round robin; bench/api_load.py writes the file:
 -- per request a method line, header lines, an empty line and the body on one line.
 local file = assert(io.open(os.getenv("BENCH_REQUEST"), "r"))
-local requests = {}
+local parsed = {}
 while true do
   local method = file:read("*l")
   if method == nil then break end
@@ -13,9 +13,17 @@ while true do
     headers[name] = value
   end
   local body = file:read("*l")
-  requests[#requests + 1] = wrk.format(method, "/", headers, body)
+  parsed[#parsed + 1] = {method = method, headers = headers, body = body}
 end
 file:close()
+
+-- Formatted per thread in init: only then does wrk know the Host header to add.
+local requests = {}
+init = function(args)
+  for i, r in ipairs(parsed) do
+    requests[i] = wrk.format(r.method, "/", r.headers, r.body)
+  end
+end
 
 local next_request = 0
 request = function()

@@ -315,3 +315,11 @@ def test_concurrent_first_use_of_a_region_creates_one_default_key(dev_server):
     aliases = dev_server.client("kms", region_name=region).list_aliases()["Aliases"]
     default = [a for a in aliases if a["AliasName"] == "alias/aws/secretsmanager"]
     assert len(keys) == 1 and len(default) == 1
+
+
+def test_name_filters_match_exactly_even_where_sql_has_wildcards(sm):
+    prefix = f"like-{uuid.uuid4().hex[:8]}"
+    for name in (f"{prefix}/a_b", f"{prefix}/axb", f"{prefix}/A_B"):
+        sm.create_secret(Name=name, SecretString="x")
+    listed = list_all(sm, Filters=[{"Key": "name", "Values": [f"{prefix}/a_"]}])
+    assert [e["Name"] for e in listed] == [f"{prefix}/a_b"]

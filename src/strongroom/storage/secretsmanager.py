@@ -224,9 +224,12 @@ class SecretsRepository:
         descending: bool,
         after: tuple[Any, str] | None,
         limit: int,
+        name_prefixes: list[str] | None = None,
     ) -> list[tuple[Secret, dict[str, str], dict[str, str]]]:
         """Up to `limit` secrets of an account and region, ordered by `field` then ARN, from
-        beyond the position `after`, each with its tags and staging labels."""
+        beyond the position `after`, each with its tags and staging labels. With
+        `name_prefixes`, at least those whose name starts with one of them (SQLite's LIKE
+        ignores ASCII case: callers match exactly)."""
         column = sm_secrets.c[field]
         if field == "last_accessed_date":
             column = sa.func.coalesce(column, 0.0)  # never read sorts first, as 0
@@ -235,6 +238,10 @@ class SecretsRepository:
         )
         if not include_deleted:
             query = query.where(sm_secrets.c.deleted_date.is_(None))
+        if name_prefixes is not None:
+            query = query.where(
+                sa.or_(*(sm_secrets.c.name.startswith(p, autoescape=True) for p in name_prefixes))
+            )
         if after is not None:
             value, arn = after
             if descending:

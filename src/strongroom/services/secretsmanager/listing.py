@@ -76,6 +76,15 @@ def matches(filters: list[dict[str, Any]], listed: Listed) -> bool:
     )
 
 
+def name_prefixes(filters: list[dict[str, Any]]) -> list[str] | None:
+    """Prefixes one of which every match's name has (for storage to narrow a listing by), or
+    None when the filters do not say."""
+    for search in filters:
+        if search["Key"] == "name" and not any(v.startswith("!") for v in search["Values"]):
+            return list(search["Values"])
+    return None
+
+
 def sort_field(sort_by: str | None) -> str:
     """The stored field a listing is ordered by (then by ARN, so that order is total)."""
     return _SORT_FIELDS[sort_by or "created-date"]

@@ -314,6 +314,7 @@ class SecretsManager:
                 descending,
                 after,
                 _LISTING_BATCH,
+                listing.name_prefixes(filters),
             )
             for item in batch:
                 if listing.matches(filters, item):
