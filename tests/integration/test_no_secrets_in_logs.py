@@ -1,6 +1,7 @@
-"""Nothing secret is logged or printed: a shamir-sealed TLS server at debug level goes through
-unsealing, KMS work (good and bad requests), seal and unseal; then every secret it handled is
-searched for (raw, hex, base64) in its log and in every CLI output except the intended ones."""
+"""Nothing secret is logged, printed or stored in the clear: a shamir-sealed TLS server at debug
+level goes through unsealing, KMS and Secrets Manager work (good and bad requests, replicas),
+seal and unseal; then every secret it handled is searched for (raw, hex, base64) in its log, in
+every CLI output except the intended ones, and in a dump of its storage."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from botocore.exceptions import ClientError
 from strongroom.barrier import shamir
 from tests.conftest import BACKENDS
 from tests.support.operator import cli, init_shamir, post
-from tests.support.storage import admin_secret, leaked, recovered_secrets
+from tests.support.storage import admin_secret, leaked, recovered_secrets, storage_dump
 
 
 def kms_work(kms) -> dict[str, bytes]:
@@ -52,6 +53,52 @@ def kms_work(kms) -> dict[str, bytes]:
     return secrets
 
 
+def secretsmanager_work(sm, replica_sm) -> dict[str, bytes]:
+    """Good and bad Secrets Manager requests carrying values; returns the values."""
+    secrets = {
+        "secret string": b"PHI-MARKER db password " + os.urandom(8).hex().encode(),
+        "secret binary": b"PHI-MARKER-BIN" + os.urandom(16),
+        "second value": b"PHI-MARKER rotated " + os.urandom(8).hex().encode(),
+        "refused value": b"PHI-MARKER refused " + os.urandom(8).hex().encode(),
+    }
+    token = "a" * 32
+    sm.create_secret(
+        Name="logs/db",
+        SecretString=secrets["secret string"].decode(),
+        ClientRequestToken=token,
+        AddReplicaRegions=[{"Region": "eu-west-1"}],
+    )
+    sm.create_secret(Name="logs/bin", SecretBinary=secrets["secret binary"])
+    sm.put_secret_value(SecretId="logs/db", SecretString=secrets["second value"].decode())
+    assert replica_sm.get_secret_value(SecretId="logs/db")["SecretString"].startswith("PHI")
+    sm.update_secret(SecretId="logs/db", KmsKeyId="")
+    refusals = [
+        lambda: sm.create_secret(
+            Name="logs/db", SecretString=secrets["refused value"].decode(), ClientRequestToken=token
+        ),
+        lambda: sm.put_secret_value(
+            SecretId="logs/db",
+            ClientRequestToken=token,
+            SecretString=secrets["refused value"].decode(),
+        ),
+        lambda: replica_sm.put_secret_value(
+            SecretId="logs/db", SecretString=secrets["refused value"].decode()
+        ),
+        lambda: sm.put_secret_value(
+            SecretId="logs/missing", SecretString=secrets["refused value"].decode()
+        ),
+        lambda: sm.create_secret(
+            Name="logs/big", SecretString=secrets["refused value"].decode() * 2000
+        ),
+    ]
+    for refused in refusals:
+        with pytest.raises(ClientError) as error:
+            refused()
+        message = json.dumps(error.value.response["Error"]).encode()
+        assert leaked(secrets, message) == []
+    return secrets
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_no_secret_in_the_log_or_in_cli_output(make_server, backend):
     server = make_server(backend, "--log-level", "debug", start=False)
@@ -70,6 +117,9 @@ def test_no_secret_in_the_log_or_in_cli_output(make_server, backend):
     run("status sealed", "status", check=False)
     run("unseal 3", "unseal", shares[2])
     secrets = kms_work(server.client("kms"))
+    secrets |= secretsmanager_work(
+        server.client("secretsmanager"), server.client("secretsmanager", region_name="eu-west-1")
+    )
     run("status", "status")
     run("seal", "seal")
     for share in shares[2:]:
@@ -89,6 +139,9 @@ def test_no_secret_in_the_log_or_in_cli_output(make_server, backend):
     log = server.log_path.read_bytes()
     assert b"Encrypt 200" in log and b"Decrypt 400" in log  # the log did record the work
     assert leaked(secrets, log) == []
+    stored = storage_dump(server)
+    assert b"logs/db" in stored  # the dump does hold the secrets' rows
+    assert leaked(secrets, stored) == []
 
     # Printed only where meant to be: each share once by init, the credentials by env.
     for share in shares:
