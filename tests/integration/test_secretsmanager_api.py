@@ -97,7 +97,7 @@ def test_binary_secrets_and_value_rules(sm):
         sm.create_secret(Name=unique_name(), SecretString="x", SecretBinary=b"x")
     with aws_error("ResourceExistsException"):
         sm.create_secret(Name=name, SecretString="again")
-    with aws_error("InvalidParameterException"):
+    with aws_error("InvalidRequestException"):
         sm.put_secret_value(SecretId=name)
 
 

@@ -66,14 +66,16 @@ _STATEMENT_KEYS = frozenset(
         "Condition",
     }
 )
-_ACTION = re.compile(r"^[A-Za-z0-9-]+:[A-Za-z0-9*?]+$")
-_SID = re.compile(r"^[A-Za-z0-9 ]*$")
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
+# Used with fullmatch; [0-9], not \d, which also matches other scripts' digits.
+_ACTION = re.compile(r"[A-Za-z0-9-]+:[A-Za-z0-9*?]+")
+_SID = re.compile(r"[A-Za-z0-9 ]*")
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
+# A principal ARN names one principal: a wildcard may not stand for part of it.
 _AWS_PRINCIPAL_ARN = re.compile(
-    r"^arn:aws[a-z-]*:(iam::\d{12}:(root|user/.+|role/.+|group/.+|federated-user/.+)"
-    r"|sts::\d{12}:(assumed-role/.+|federated-user/.+))$"
+    r"arn:aws[a-z-]*:(iam::[0-9]{12}:(root|(user|role|group|federated-user)/[^*?]+)"
+    r"|sts::[0-9]{12}:(assumed-role|federated-user)/[^*?]+)"
 )
-_SERVICE_PRINCIPAL = re.compile(r"^[a-z0-9.-]+\.amazonaws\.com(\.cn)?$")
+_SERVICE_PRINCIPAL = re.compile(r"[a-z0-9.-]+\.amazonaws\.com(\.cn)?")
 
 
 class MalformedPolicy(ValueError):
@@ -117,8 +119,8 @@ class Policy:
 
 def parse(document: str, kind: PolicyKind) -> Policy:
     try:
-        tree = json.loads(document)
-    except ValueError:
+        tree = json.loads(document, parse_constant=_not_json)
+    except (ValueError, RecursionError):  # RecursionError: hostile nesting
         raise MalformedPolicy("Syntax errors in policy.") from None
     if not isinstance(tree, dict):
         raise MalformedPolicy("Syntax errors in policy.")
@@ -152,7 +154,7 @@ def _statement(raw: object, kind: PolicyKind) -> Statement:
     if unknown:
         raise MalformedPolicy(f"Policy statement contains unknown field {sorted(unknown)[0]}.")
     sid = raw.get("Sid")
-    if sid is not None and (not isinstance(sid, str) or not _SID.match(sid)):
+    if sid is not None and (not isinstance(sid, str) or not _SID.fullmatch(sid)):
         raise MalformedPolicy("Statement IDs (SID) must be alpha-numeric.")
     effect = raw.get("Effect")
     if effect is None:
@@ -204,7 +206,7 @@ def _strings(value: object) -> tuple[str, ...]:
 def _actions(value: object) -> tuple[str, ...]:
     actions = _strings(value)
     for action in actions:
-        if action != "*" and not _ACTION.match(action):
+        if action != "*" and not _ACTION.fullmatch(action):
             raise MalformedPolicy(
                 "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc."
             )
@@ -229,9 +231,11 @@ def _principals(value: object) -> Principals:
 
 def _valid_principal(principal_type: str, name: str) -> bool:
     if principal_type == "AWS":
-        return name == "*" or bool(_ACCOUNT_ID.match(name) or _AWS_PRINCIPAL_ARN.match(name))
+        return name == "*" or bool(
+            _ACCOUNT_ID.fullmatch(name) or _AWS_PRINCIPAL_ARN.fullmatch(name)
+        )
     if principal_type == "Service":
-        return name == "*" or bool(_SERVICE_PRINCIPAL.match(name))
+        return name == "*" or bool(_SERVICE_PRINCIPAL.fullmatch(name))
     return True
 
 
@@ -249,12 +253,18 @@ def _conditions(value: object) -> Conditions:
 
 
 def operator_name(operator: str) -> str:
-    """The base operator of a condition: `ForAnyValue:StringLikeIfExists` is `StringLike`."""
+    """The base operator of a condition: `ForAnyValue:StringLikeIfExists` is `StringLike`.
+    At most one set qualifier; IfExists goes with any operator but Null."""
     for qualifier in _SET_QUALIFIERS:
-        operator = operator.removeprefix(qualifier)
-    if operator != "Null":
-        operator = operator.removesuffix("IfExists")
-    return operator
+        if operator.startswith(qualifier):
+            operator = operator.removeprefix(qualifier)
+            break
+    base = operator.removesuffix("IfExists")
+    return operator if base == "Null" else base
+
+
+def _not_json(constant: str) -> object:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _condition_values(value: object) -> tuple[str, ...]:

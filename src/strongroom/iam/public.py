@@ -8,7 +8,7 @@ on one of `RESTRICTING_KEYS` with a positive operator and values that are not wi
 
 from __future__ import annotations
 
-from strongroom.iam.policy import Policy, Statement, operator_name
+from strongroom.iam.policy import Policy, Statement
 
 RESTRICTING_KEYS = frozenset(
     {
@@ -55,8 +55,10 @@ def _public(statement: Statement) -> bool:
 
 def _pinned(statement: Statement) -> bool:
     for operator, block in statement.condition.items():
-        # IfExists and ForAnyValue forms can be satisfied without the key: they pin nothing.
-        if operator_name(operator) != operator or operator not in _PINNING_OPERATORS:
+        # IfExists and ForAllValues forms hold when the key is absent: they pin nothing.
+        # ForAnyValue needs one of the request's values to match, as the plain form does.
+        plain = operator.removeprefix("ForAnyValue:")
+        if plain.endswith("IfExists") or plain not in _PINNING_OPERATORS:
             continue
         for key, values in block.items():
             if key.lower() in RESTRICTING_KEYS and not any(

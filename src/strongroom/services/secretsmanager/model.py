@@ -21,7 +21,12 @@ CACHED_OPERATIONS = frozenset({"GetSecretValue", "GetRandomPassword"})
 IN_SYNC, IN_PROGRESS, FAILED = "InSync", "InProgress", "Failed"
 MAX_VERSIONS = 100  # AWS keeps at most this many versions; the oldest unlabelled go first
 _SUFFIX_ALPHABET = string.ascii_letters + string.digits
+_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]+$")  # the characters CreateSecret documents
 _ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):(\d{12}):secret:(.+)$")
+
+
+def valid_name(name: str) -> bool:
+    return _NAME.match(name) is not None
 
 
 def secret_arn(region: str, account_id: str, name: str) -> str:

@@ -13,7 +13,7 @@ from strongroom.barrier.barrier import Barrier
 from strongroom.clock import Clock
 from strongroom.iam import policy
 from strongroom.iam.public import grants_public_access
-from strongroom.protocol.errors import AwsError
+from strongroom.protocol.errors import AwsError, ValidationException
 from strongroom.services.context import RequestContext
 from strongroom.services.kms.service import KMS
 from strongroom.services.secretsmanager import errors as e
@@ -26,6 +26,7 @@ from strongroom.services.secretsmanager.model import (
     Secret,
     parse_arn,
     secret_arn,
+    valid_name,
 )
 from strongroom.services.secretsmanager.passwords import InvalidParameter, random_password
 from strongroom.services.secretsmanager.replication import Replication
@@ -39,6 +40,10 @@ _LISTING_BATCH = 200
 _NOT_FOUND = "Secrets Manager can't find the specified secret."
 _MARKED_FOR_DELETION = (
     "You can't perform this operation on the secret because it was marked for deletion."
+)
+_INVALID_NAME = (
+    "Invalid name. Must be a valid name containing alphanumeric characters, or any of the "
+    "following: -/_+=.@!"
 )
 _ON_REPLICA = (
     "Operation not permitted on a replica secret. Call must be made in primary secret's region."
@@ -81,6 +86,8 @@ class SecretsManager:
         ForceOverwriteReplicaSecret: bool = False,
         Type: str | None = None,
     ) -> dict[str, Any]:
+        if not valid_name(Name):
+            raise ValidationException(_INVALID_NAME)
         value = _value(SecretString, SecretBinary)
         tags = _checked_tags(Tags or [])
         if AddReplicaRegions:
@@ -373,9 +380,7 @@ class SecretsManager:
     ) -> dict[str, Any]:
         value = _value(SecretString, SecretBinary)
         if value is None:
-            raise e.InvalidParameterException(
-                "You must provide either SecretString or SecretBinary."
-            )
+            raise e.InvalidRequestException("You must provide either SecretString or SecretBinary.")
         secret = self._find_primary(ctx, SecretId)
         result = self._put(ctx, secret, ClientRequestToken, value, VersionStages or [AWSCURRENT])
         self._replicate(ctx, secret)
@@ -569,6 +574,8 @@ class SecretsManager:
         secret: Secret | None
         parsed = parse_arn(secret_id)
         if parsed is None:
+            if not valid_name(secret_id):
+                raise ValidationException(_INVALID_NAME)
             secret = self._secrets.by_name(ctx.account_id, ctx.region, secret_id)
         elif parsed[:2] != (ctx.region, ctx.account_id):
             secret = None
@@ -694,7 +701,7 @@ def _parsed_policy(document: str) -> policy.Policy:
 def _page_start(token: str | None, total: int) -> int:
     if token is None:
         return 0
-    if not token.isdigit() or int(token) > total:
+    if not (token.isascii() and token.isdigit()) or int(token) > total:
         raise e.InvalidNextTokenException("The NextToken value is invalid.")
     return int(token)
 
