@@ -283,11 +283,6 @@ def _validate(shape: Shape, value: Any, path: str, sensitive: bool, out: list[st
     # Sensitivity is inherited: nothing inside a sensitive container may be echoed.
     sensitive = sensitive or bool(shape.metadata.get("sensitive"))
     failures = _scalar_checks(shape, value)
-    if not sensitive and isinstance(value, str) and "\x00" in value:
-        # Names, descriptions, tags and tokens end up in text columns, and PostgreSQL text
-        # cannot hold NUL; refusing it for every backend keeps them alike. Secret values
-        # (sensitive) are stored as ciphertext and may hold any character.
-        failures.append("Member must not contain null characters")
     if failures:
         echo = _echo(value, sensitive)
         out.extend(_violation(echo, path, text) for text in failures)

@@ -67,6 +67,8 @@ def check(filters: list[dict[str, Any]]) -> None:
     for search in filters:
         if search.get("Key") is None or not search.get("Values"):
             raise e.InvalidParameterException("Each filter needs a Key and at least one Value.")
+        if any("\0" in value for value in search["Values"]):  # PostgreSQL cannot compare it
+            raise e.InvalidParameterException("Filter values must not contain NUL characters.")
 
 
 def matches(filters: list[dict[str, Any]], listed: Listed) -> bool:

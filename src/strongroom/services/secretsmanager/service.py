@@ -88,6 +88,7 @@ class SecretsManager:
     ) -> dict[str, Any]:
         if not valid_name(Name):
             raise ValidationException(_INVALID_NAME)
+        _refuse_nul(ClientRequestToken=ClientRequestToken, Description=Description, Type=Type)
         value = _value(SecretString, SecretBinary)
         tags = _checked_tags(Tags or [])
         if AddReplicaRegions:
@@ -157,6 +158,7 @@ class SecretsManager:
         SecretString: str | None = None,
         Type: str | None = None,
     ) -> dict[str, Any]:
+        _refuse_nul(ClientRequestToken=ClientRequestToken, Description=Description, Type=Type)
         secret = self._find(ctx, SecretId)
         value = _value(SecretString, SecretBinary)
         if secret.is_replica and (value or Description is not None or Type is not None):
@@ -342,6 +344,7 @@ class SecretsManager:
         VersionId: str | None = None,
         VersionStage: str | None = None,
     ) -> dict[str, Any]:
+        _refuse_nul(VersionId=VersionId, VersionStage=VersionStage)
         secret = self._find(ctx, SecretId)
         stages = self._secrets.stages(secret.arn)
         version_id = VersionId or stages.get(VersionStage or AWSCURRENT)
@@ -378,6 +381,7 @@ class SecretsManager:
         VersionStages: list[str] | None = None,
         RotationToken: str | None = None,
     ) -> dict[str, Any]:
+        _refuse_nul(ClientRequestToken=ClientRequestToken, VersionStages=VersionStages)
         value = _value(SecretString, SecretBinary)
         if value is None:
             raise e.InvalidRequestException("You must provide either SecretString or SecretBinary.")
@@ -428,6 +432,11 @@ class SecretsManager:
         RemoveFromVersionId: str | None = None,
         MoveToVersionId: str | None = None,
     ) -> dict[str, Any]:
+        _refuse_nul(
+            VersionStage=VersionStage,
+            RemoveFromVersionId=RemoveFromVersionId,
+            MoveToVersionId=MoveToVersionId,
+        )
         secret = self._find_primary(ctx, SecretId)
         with self._secrets.locked(secret.arn, self._clock.time()) as locked:
             holder = locked.stages().get(VersionStage)
@@ -470,6 +479,7 @@ class SecretsManager:
         self._replicate(ctx, secret)
 
     def untag_resource(self, ctx: RequestContext, SecretId: str, TagKeys: list[str]) -> None:
+        _refuse_nul(TagKeys=TagKeys)
         secret = self._find_primary(ctx, SecretId)
         with self._secrets.locked(secret.arn, self._clock.time()) as locked:
             locked.delete_tags(TagKeys)
@@ -577,6 +587,8 @@ class SecretsManager:
             if not valid_name(secret_id):
                 raise ValidationException(_INVALID_NAME)
             secret = self._secrets.by_name(ctx.account_id, ctx.region, secret_id)
+        elif "\0" in secret_id:  # no secret has it in its ARN, and PostgreSQL cannot compare it
+            secret = None
         elif parsed[:2] != (ctx.region, ctx.account_id):
             secret = None
         else:
@@ -691,6 +703,15 @@ def _value(string: str | None, binary: bytes | None) -> Value | None:
     return None
 
 
+def _refuse_nul(**members: str | list[str] | None) -> None:
+    """PostgreSQL text can neither hold nor compare NUL: refuse it on every backend alike
+    (secret values are stored as ciphertext and may hold anything)."""
+    for member, text in members.items():
+        values = text if isinstance(text, list) else [text]
+        if any(value is not None and "\0" in value for value in values):
+            raise e.InvalidParameterException(f"{member} must not contain NUL characters.")
+
+
 def _parsed_policy(document: str) -> policy.Policy:
     try:
         return policy.parse(document, policy.PolicyKind.RESOURCE)
@@ -710,6 +731,7 @@ def _checked_tags(tags: list[dict[str, str]]) -> dict[str, str]:
     result: dict[str, str] = {}
     for tag in tags:
         key, value = tag.get("Key"), tag.get("Value", "")
+        _refuse_nul(Tags=[key or "", value])
         if not key:
             raise e.InvalidParameterException("A tag key must not be empty.")
         if key.lower().startswith("aws:"):
