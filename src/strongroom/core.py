@@ -62,15 +62,16 @@ class Core:
         self._changes = ChangeFeed(engine)
         self._changes.watch(changes.SEAL, self._seal_here)
         self.kms = KMS(KmsRepository(engine, self._changes), self.barrier, self.clock)
+        regions = aws_regions()
         self.authenticator = Authenticator(
-            IdentityRepository(engine, self._changes), self.barrier, aws_regions(), wall_clock
+            IdentityRepository(engine, self._changes), self.barrier, regions, wall_clock
         )
         secrets = SecretsManager(
             SecretsRepository(engine, self._changes),
             self.kms,
             self.barrier,
             self.clock,
-            aws_regions(),
+            regions,
         )
         self.scheduler = Scheduler(
             LeaderLock(engine, settings.data_dir),

@@ -99,6 +99,10 @@ def test_binary_secrets_and_value_rules(sm):
         sm.create_secret(Name=name, SecretString="again")
     with aws_error("InvalidRequestException"):
         sm.put_secret_value(SecretId=name)
+    # The limit is 65,536 bytes of value, not characters.
+    sm.put_secret_value(SecretId=name, SecretString="é" * 32768)
+    with aws_error("ValidationException"):
+        sm.put_secret_value(SecretId=name, SecretString="é" * 32769)
 
 
 def test_delete_with_recovery_window_restore_and_force_delete(sm):

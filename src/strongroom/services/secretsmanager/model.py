@@ -19,6 +19,7 @@ DEFAULT_KEY_DESCRIPTION = (
 CACHED_OPERATIONS = frozenset({"GetSecretValue", "GetRandomPassword"})
 # ReplicationStatus values: a copy is current, being brought up to date, or could not be made.
 IN_SYNC, IN_PROGRESS, FAILED = "InSync", "InProgress", "Failed"
+MAX_VALUE_BYTES = 65536  # of SecretString (UTF-8) or SecretBinary
 MAX_VERSIONS = 100  # AWS keeps at most this many versions; the oldest unlabelled go first
 _SUFFIX_ALPHABET = string.ascii_letters + string.digits
 _NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]+$")  # the characters CreateSecret documents

@@ -23,6 +23,7 @@ from strongroom.services.secretsmanager.model import (
     AWSPENDING,
     AWSPREVIOUS,
     FAILED,
+    MAX_VALUE_BYTES,
     Secret,
     parse_arn,
     secret_arn,
@@ -697,7 +698,14 @@ def _value(string: str | None, binary: bytes | None) -> Value | None:
             "secret."
         )
     if string is not None:
-        return False, string.encode()
+        encoded = string.encode()
+        if len(encoded) > MAX_VALUE_BYTES:
+            # The model counts characters; AWS's quota is 65,536 bytes of value.
+            raise ValidationException(
+                "1 validation error detected: Value at 'secretString' failed to satisfy "
+                f"constraint: Member must have length less than or equal to {MAX_VALUE_BYTES}"
+            )
+        return False, encoded
     if binary is not None:
         return True, binary
     return None
