@@ -588,9 +588,9 @@ class SecretsManager:
             if not valid_name(secret_id):
                 raise ValidationException(_INVALID_NAME)
             secret = self._secrets.by_name(ctx.account_id, ctx.region, secret_id)
+        # Another account's or region's; and no ARN holds NUL (PostgreSQL cannot compare it).
         elif parsed[:2] != (ctx.region, ctx.account_id) or "\0" in secret_id:
-            secret = None  # another account's or region's; no ARN holds NUL (PostgreSQL
-            # could not even compare it)
+            secret = None
         else:
             # A full ARN names the secret exactly; without the random suffix it is a name.
             secret = self._secrets.by_arn(secret_id) or self._secrets.by_name(
