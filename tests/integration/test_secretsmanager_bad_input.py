@@ -6,7 +6,12 @@ Each example takes a request that is valid except for exactly one thing: a requi
 missing, a value over or under its length or range, of the wrong JSON type, outside its enum,
 breaking its pattern, bad base64 in a blob, or a body that is not a JSON object at all. Explicit
 cases follow for input the service rather than the shape refuses (filters, page tokens, recovery
-windows, secret names, values that are both string and binary), each with the error AWS gives.
+windows, secret names, values that are both string and binary, policy documents, replica
+regions, changes made on a replica), each with the error AWS gives.
+
+"Nothing changed" covers both regions a request can reach: the account's secrets in this
+region and in the replica region, and the values, versions, metadata, resource policies and
+replication status of the module's own secrets and of the replica one of them has.
 """
 
 from __future__ import annotations
@@ -17,21 +22,25 @@ import json
 import re
 import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from strongroom.protocol.registry import load_model
 from tests.support import signing
+from tests.support.server import REGION
 
 MODEL = load_model("secretsmanager")
 TARGET_PREFIX = MODEL.metadata["targetPrefix"]
-# Resource policies, replication and rotation join this list as they are built.
+# Rotation joins this list when it is built.
 OPERATIONS = [
     "CreateSecret",
     "GetSecretValue",
@@ -47,7 +56,19 @@ OPERATIONS = [
     "GetRandomPassword",
     "TagResource",
     "UntagResource",
+    "PutResourcePolicy",
+    "GetResourcePolicy",
+    "DeleteResourcePolicy",
+    "ValidateResourcePolicy",
+    "ReplicateSecretToRegions",
+    "RemoveRegionsFromReplication",
+    "StopReplicationToReplica",
 ]
+# Replicas go to another region of the same server; a replica is changed only from its
+# primary's region, and promoted (StopReplicationToReplica) only from its own.
+REPLICA_REGION = "eu-west-1"
+OTHER_REGION = "ap-southeast-2"  # named only by requests that must fail: nothing may appear there
+OPERATION_REGIONS = {"StopReplicationToReplica": REPLICA_REGION}
 # Optional members every request of the operation carries, so that the base request does
 # something (and a wrongly accepted one would show up as a change).
 BASE_EXTRAS = {
@@ -75,12 +96,41 @@ STRUCTURE_VALUES: dict[str, dict[str, Any]] = {
     "Tag": {"Key": "bad-input", "Value": "v"},
 }
 LABEL = "BADINPUT"
+ACCOUNT_POLICY: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "ReadersOnly",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::123456789012:role/reader"},
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": "*",
+        }
+    ],
+}
+# Valid, and the worst a wrongly accepted PutResourcePolicy could store: anyone may read.
+PUBLIC_POLICY: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": "*",
+        }
+    ],
+}
+ON_REPLICA = (
+    "Operation not permitted on a replica secret. Call must be made in primary secret's region."
+)
 SERIALIZATION = "SerializationException"
 VALIDATION = "ValidationException"
 INVALID_PARAMETER = "InvalidParameterException"
 INVALID_REQUEST = "InvalidRequestException"
 INVALID_NEXT_TOKEN = "InvalidNextTokenException"
 NOT_FOUND = "ResourceNotFoundException"
+MALFORMED_POLICY = "MalformedPolicyDocumentException"
+PUBLIC_POLICY_REFUSED = "PublicPolicyException"
 # Characters at least one model pattern refuses: space, punctuation, beyond Latin-1, control.
 PATTERN_BREAKERS = [" ", "!", "é", "\u0100", "\u2603", "\U0001f600", "\x00", "\x7f", "\n"]
 WRONG_TYPES = {
@@ -101,13 +151,24 @@ class World:
     """Secrets a request may name validly, owned by this module."""
 
     prefix: str
-    name: str  # three versions: AWSPREVIOUS, AWSCURRENT, and one holding LABEL
+    name: str  # three versions: AWSPREVIOUS, AWSCURRENT, and one holding LABEL; a policy
     deleted: str  # scheduled for deletion
+    replicated: str  # a policy, and a replica in REPLICA_REGION
     current_version: str
     labelled_version: str
+    replicated_version: str
 
     def new_name(self) -> str:
         return f"{self.prefix}/new-{uuid.uuid4()}"
+
+
+@dataclass(frozen=True)
+class Clients:
+    """boto3 clients of every region a request here names."""
+
+    primary: Any  # REGION, where the module's secrets are made
+    replica: Any  # REPLICA_REGION
+    other: Any  # OTHER_REGION
 
 
 @dataclass(frozen=True)
@@ -122,12 +183,14 @@ class BadRequest:
         return f"BadRequest({self.kind!r}, {shown!r})"
 
 
-def call(server: Any, operation: str, body: Any) -> tuple[int, dict[str, Any]]:
+def call(
+    server: Any, operation: str, body: Any, region: str = REGION
+) -> tuple[int, dict[str, Any]]:
     """Sign and send one Secrets Manager JSON call; `body` may be any JSON value or raw text."""
     if not isinstance(body, (bytes, str)):
         body = json.dumps(body)
     request = signing.signed_request(
-        server, f"{TARGET_PREFIX}.{operation}", body, service="secretsmanager"
+        server, f"{TARGET_PREFIX}.{operation}", body, service="secretsmanager", region=region
     )
     return signing.send(server, request)
 
@@ -137,32 +200,124 @@ def sm(dev_server):
     return dev_server.client("secretsmanager")
 
 
-def make_world(sm: Any) -> World:
-    prefix = f"bad-input/{uuid.uuid4().hex[:12]}"
-    name, deleted = f"{prefix}/secret", f"{prefix}/deleted"
-    sm.create_secret(
-        Name=name,
-        SecretString="one",
-        Description="bad input",
-        Tags=[{"Key": "owner", "Value": "bad-input"}],
+@pytest.fixture(scope="module")
+def clients(dev_server, sm) -> Clients:
+    return Clients(
+        sm,
+        dev_server.client("secretsmanager", region_name=REPLICA_REGION),
+        dev_server.client("secretsmanager", region_name=OTHER_REGION),
     )
-    current = sm.put_secret_value(SecretId=name, SecretString="two")["VersionId"]
-    labelled = sm.put_secret_value(SecretId=name, SecretString="three", VersionStages=[LABEL])
-    sm.create_secret(Name=deleted, SecretString="gone")
-    sm.delete_secret(SecretId=deleted, RecoveryWindowInDays=7)
-    sm.get_secret_value(SecretId=name)  # LastAccessedDate is set once, not by the snapshots
-    return World(prefix, name, deleted, current, labelled["VersionId"])
+
+
+# Independent requests go out together: the snapshots alone make some thirty calls per case.
+_POOL = ThreadPoolExecutor(max_workers=8)
+
+
+def _together(*calls: Callable[[], Any]) -> list[Any]:
+    return [future.result() for future in [_POOL.submit(c) for c in calls]]
+
+
+def make_world(clients: Clients) -> World:
+    sm = clients.primary
+    prefix = f"bad-input/{uuid.uuid4().hex[:12]}"
+    name, deleted, replicated = f"{prefix}/secret", f"{prefix}/deleted", f"{prefix}/replicated"
+    policy = json.dumps(ACCOUNT_POLICY)
+
+    def make_secret() -> tuple[str, str]:
+        sm.create_secret(
+            Name=name,
+            SecretString="one",
+            Description="bad input",
+            Tags=[{"Key": "owner", "Value": "bad-input"}],
+        )
+        current = sm.put_secret_value(SecretId=name, SecretString="two")["VersionId"]
+        labelled = sm.put_secret_value(SecretId=name, SecretString="three", VersionStages=[LABEL])
+        sm.put_resource_policy(SecretId=name, ResourcePolicy=policy)
+        sm.get_secret_value(SecretId=name)  # LastAccessedDate is set once, not by the snapshots
+        return current, labelled["VersionId"]
+
+    def make_deleted() -> None:
+        sm.create_secret(Name=deleted, SecretString="gone")
+        sm.delete_secret(SecretId=deleted, RecoveryWindowInDays=7)
+
+    def make_replicated() -> str:
+        version: str = sm.create_secret(
+            Name=replicated,
+            SecretString="copied",
+            Tags=[{"Key": "owner", "Value": "bad-input"}],
+            AddReplicaRegions=[{"Region": REPLICA_REGION}],
+        )["VersionId"]
+        sm.put_resource_policy(SecretId=replicated, ResourcePolicy=policy)
+        sm.get_secret_value(SecretId=replicated)
+        clients.replica.get_secret_value(SecretId=replicated)
+        return version
+
+    (current, labelled), _, replicated_version = _together(
+        make_secret, make_deleted, make_replicated
+    )
+    return World(prefix, name, deleted, replicated, current, labelled, replicated_version)
 
 
 @pytest.fixture(scope="module")
-def world(sm) -> World:
-    return make_world(sm)
+def world(clients) -> World:
+    return make_world(clients)
+
+
+@dataclass
+class Worlds:
+    """Worlds for the explicit cases. A case that ends having shown its world unchanged hands
+    it back for the next case (building one costs more than the case itself); any other world
+    is destroyed, so that a wrongly accepted request cannot spoil the next case and the account
+    (which every snapshot lists) stays small."""
+
+    clients: Clients
+    spare: World | None = None
+
+    def lend(self) -> World:
+        world, self.spare = self.spare or make_world(self.clients), None
+        return world
+
+    def unchanged(self, world: World, before: dict[str, Any]) -> None:
+        assert snapshot(self.clients, world) == before
+        self.spare = world
+
+
+@pytest.fixture(scope="module")
+def worlds(clients) -> Iterator[Worlds]:
+    pool = Worlds(clients)
+    yield pool
+    if pool.spare is not None:
+        remove_world(clients.primary, pool.spare)
 
 
 @pytest.fixture
-def fresh_world(sm) -> World:
-    """A world of the test's own: a wrongly accepted request cannot spoil the next case."""
-    return make_world(sm)
+def fresh_world(worlds) -> Iterator[World]:
+    """A world no case has changed (see Worlds); the test calls worlds.unchanged at its end."""
+    world = worlds.lend()
+    yield world
+    if worlds.spare is not world:
+        remove_world(worlds.clients.primary, world)
+
+
+def remove_world(sm: Any, world: World) -> None:
+    """Destroy the world's secrets (a primary's replicas first). Whatever a failed case left
+    besides stays, for the failure to be looked into."""
+
+    def destroy(name: str, replicated: bool = False) -> None:
+        try:
+            if replicated:
+                sm.remove_regions_from_replication(
+                    SecretId=name, RemoveReplicaRegions=[REPLICA_REGION]
+                )
+            sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+        except ClientError:
+            pass
+
+    _together(
+        lambda: destroy(world.name),
+        lambda: destroy(world.deleted),
+        lambda: destroy(world.replicated, replicated=True),
+    )
 
 
 # What a test can see of the service
@@ -172,27 +327,49 @@ def _plain(reply: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in reply.items() if k != "ResponseMetadata"}
 
 
-def snapshot(sm: Any, world: World) -> dict[str, Any]:
-    """Every secret of the account, and the value, metadata and versions of the module's own."""
-    value = _plain(sm.get_secret_value(SecretId=world.name))
+def _listed(client: Any) -> list[dict[str, Any]]:
+    """Every secret of the account in the client's region, planned deletions too."""
     listed: list[dict[str, Any]] = []
     token: str | None = None
     while True:
-        page = sm.list_secrets(
+        page = client.list_secrets(
             IncludePlannedDeletion=True, MaxResults=100, **({"NextToken": token} if token else {})
         )
         listed.extend(page["SecretList"])
         token = page.get("NextToken")
         if not token:
             break
-    own = (world.name, world.deleted)
+    return sorted(listed, key=lambda entry: entry["ARN"])
+
+
+def snapshot(clients: Clients, world: World) -> dict[str, Any]:
+    """Every secret of the account in every region named here, and the value, metadata (with
+    replication status), versions and resource policy of the module's own secrets and of the
+    replica."""
+    sm, replica_sm = clients.primary, clients.replica
+    own = (world.name, world.deleted, world.replicated)
+    live = (world.name, world.replicated)  # a secret scheduled for deletion shows no policy
+    reads: dict[tuple[str, ...], Callable[[], Any]] = {
+        ("listed", REGION): lambda: _listed(sm),
+        ("listed", REPLICA_REGION): lambda: _listed(replica_sm),
+        ("listed", OTHER_REGION): lambda: _listed(clients.other),
+    }
+    for region, client, names, values in (
+        (REGION, sm, own, live),
+        (REPLICA_REGION, replica_sm, [world.replicated], [world.replicated]),
+    ):
+        for n in names:
+            reads["described", region, n] = partial(client.describe_secret, SecretId=n)
+            reads["versions", region, n] = partial(
+                client.list_secret_version_ids, SecretId=n, IncludeDeprecated=True
+            )
+        for n in values:
+            reads["value", region, n] = partial(client.get_secret_value, SecretId=n)
+            reads["policy", region, n] = partial(client.get_resource_policy, SecretId=n)
+    results = _together(*reads.values())
     return {
-        "value": value,
-        "listed": sorted(listed, key=lambda entry: entry["ARN"]),
-        "described": {n: _plain(sm.describe_secret(SecretId=n)) for n in own},
-        "versions": {
-            n: _plain(sm.list_secret_version_ids(SecretId=n, IncludeDeprecated=True)) for n in own
-        },
+        key: _plain(result) if isinstance(result, dict) else result
+        for key, result in zip(reads, results, strict=True)
     }
 
 
@@ -251,8 +428,13 @@ def top_level_value(name: str, shape: Shape, operation: str, world: World) -> An
     """A valid value that names the module's own secrets, so a wrongly accepted request
     would show up as a change."""
     changed = "changed by a bad request"
+    secret_ids = {
+        "RestoreSecret": world.deleted,
+        "RemoveRegionsFromReplication": world.replicated,
+        "StopReplicationToReplica": world.replicated,  # sent to the replica's region
+    }
     values: dict[str, Callable[[], Any]] = {
-        "SecretId": lambda: world.deleted if operation == "RestoreSecret" else world.name,
+        "SecretId": lambda: secret_ids.get(operation, world.name),
         "Name": world.new_name,
         "SecretIdList": lambda: [world.name],
         "Filters": lambda: [{"Key": "name", "Values": [world.prefix]}],
@@ -268,6 +450,9 @@ def top_level_value(name: str, shape: Shape, operation: str, world: World) -> An
         "Tags": lambda: [{"Key": "owner", "Value": "changed"}],
         "TagKeys": lambda: ["owner"],
         "RecoveryWindowInDays": lambda: 7,
+        "ResourcePolicy": lambda: json.dumps(PUBLIC_POLICY),
+        "AddReplicaRegions": lambda: [{"Region": REPLICA_REGION}],
+        "RemoveReplicaRegions": lambda: [REPLICA_REGION],
     }
     return values[name]() if name in values else valid_value(shape)
 
@@ -509,9 +694,10 @@ def _error_fields_ok(payload: dict[str, Any]) -> bool:
 
 
 @pytest.mark.parametrize("operation_name", OPERATIONS)
-def test_bad_requests_get_400_and_change_nothing(dev_server, sm, world, operation_name):
+def test_bad_requests_get_400_and_change_nothing(dev_server, clients, world, operation_name):
     operation = MODEL.operation_model(operation_name)
-    before = snapshot(sm, world)
+    region = OPERATION_REGIONS.get(operation_name, REGION)
+    before = snapshot(clients, world)
 
     @settings(
         max_examples=25,
@@ -524,7 +710,7 @@ def test_bad_requests_get_400_and_change_nothing(dev_server, sm, world, operatio
     )
     @given(bad=bad_request(operation, world))
     def check(bad: BadRequest) -> None:
-        status, payload = call(dev_server, operation_name, bad.body)
+        status, payload = call(dev_server, operation_name, bad.body, region)
         assert status == 400, (status, payload)
         # Exactly the error the defect calls for (never merely some model error).
         assert payload.get("__type") in bad.expected, payload
@@ -533,21 +719,32 @@ def test_bad_requests_get_400_and_change_nothing(dev_server, sm, world, operatio
             assert bad.secret not in json.dumps(payload, ensure_ascii=False)
 
     check()
-    assert snapshot(sm, world) == before
+    assert snapshot(clients, world) == before
 
 
-# Input the service refuses rather than the shape. Each body is built from a world of the
-# test's own; the expected error is AWS's (a set where AWS does not document which it gives).
+# Input the service refuses rather than the shape. Each body is built from a world no other
+# case has changed (see Worlds); the expected error is AWS's (a set where AWS does not document
+# which it gives). A case sent to another region, or whose message AWS words exactly, says so.
 
 Body = Callable[[World], Any]
 INVALID_NAMES = ["bad name", "bad*name?", "a\x00b"]
 
 
-def _case(operation: str, body: Body, expected: str | set[str], case_id: str) -> Any:
+def _case(
+    operation: str,
+    body: Body,
+    expected: str | set[str],
+    case_id: str,
+    *,
+    region: str = REGION,
+    message: str | None = None,
+) -> Any:
     return pytest.param(
         operation,
         body,
         frozenset({expected} if isinstance(expected, str) else expected),
+        region,
+        message,
         id=case_id,
     )
 
@@ -789,6 +986,247 @@ SERVICE_CASES = [
         ]
     ),
 ]
+
+
+# Resource policies. The module's secret holds ACCOUNT_POLICY, so a wrongly stored document
+# shows; ValidateResourcePolicy stores nothing but must refuse the same documents.
+def _statement(**changes: Any) -> str:
+    """ACCOUNT_POLICY with its statement changed (a member changed to None is left out)."""
+    statement = {**ACCOUNT_POLICY["Statement"][0], **changes}
+    kept = {k: v for k, v in statement.items() if v is not None}
+    return json.dumps({**ACCOUNT_POLICY, "Statement": [kept]})
+
+
+MALFORMED_POLICIES = {
+    "not JSON": "not json",
+    "blank": " ",
+    "a JSON array": "[]",
+    "truncated": json.dumps(ACCOUNT_POLICY)[:-1],
+    "no statement": json.dumps({"Version": "2012-10-17", "Statement": []}),
+    "unknown version": json.dumps({**ACCOUNT_POLICY, "Version": "2011-01-01"}),
+    "unknown top-level key": json.dumps({**ACCOUNT_POLICY, "Extra": 1}),
+    "effect neither Allow nor Deny": _statement(Effect="Maybe"),
+    "action without a service": _statement(Action="GetSecretValue"),
+    "no principal": _statement(Principal=None),
+    "principal neither account nor ARN": _statement(Principal={"AWS": "bob"}),
+    "unknown condition operator": _statement(Condition={"StringSorta": {"a": "b"}}),
+    "sid with an escaped NUL": _statement(Sid="Readers\x00Only"),  # JSON text: \u0000
+}
+# Anyone may read: refused under BlockPublicPolicy, however the principal says "everyone".
+PUBLIC_POLICIES = {
+    "principal *": json.dumps(PUBLIC_POLICY),
+    "AWS principal *": _statement(Principal={"AWS": "*"}),
+    "AWS principal [*]": _statement(Principal={"AWS": ["*"]}),
+}
+POLICY_CASES = [
+    *(
+        _case(
+            "PutResourcePolicy",
+            lambda w, doc=doc: {"SecretId": w.name, "ResourcePolicy": doc},
+            MALFORMED_POLICY,
+            f"put policy {why}",
+        )
+        for why, doc in MALFORMED_POLICIES.items()
+    ),
+    *(
+        _case(
+            "ValidateResourcePolicy",
+            lambda w, doc=doc: {"SecretId": w.name, "ResourcePolicy": doc},
+            MALFORMED_POLICY,
+            f"validate policy {why}",
+        )
+        for why, doc in MALFORMED_POLICIES.items()
+    ),
+    *(
+        _case(
+            "PutResourcePolicy",
+            lambda w, doc=doc: {
+                "SecretId": w.name,
+                "ResourcePolicy": doc,
+                "BlockPublicPolicy": True,
+            },
+            PUBLIC_POLICY_REFUSED,
+            f"blocked public policy, {why}",
+        )
+        for why, doc in PUBLIC_POLICIES.items()
+    ),
+    _case(
+        "PutResourcePolicy",
+        lambda w: {
+            "SecretId": w.replicated,
+            "ResourcePolicy": json.dumps(PUBLIC_POLICY),
+            "BlockPublicPolicy": True,
+        },
+        PUBLIC_POLICY_REFUSED,
+        "blocked public policy on a replicated secret",
+    ),
+    # AWS: "You can't perform this operation on the secret because it was marked for deletion."
+    _case(
+        "PutResourcePolicy",
+        lambda w: {"SecretId": w.deleted, "ResourcePolicy": json.dumps(ACCOUNT_POLICY)},
+        INVALID_REQUEST,
+        "put policy on a secret scheduled for deletion",
+    ),
+    _case(
+        "PutResourcePolicy",
+        lambda w: {"SecretId": f"{w.prefix}/missing", "ResourcePolicy": json.dumps(PUBLIC_POLICY)},
+        NOT_FOUND,
+        "put policy on no secret",
+    ),
+    _case(
+        "ValidateResourcePolicy",
+        lambda w: {"SecretId": f"{w.prefix}/missing", "ResourcePolicy": json.dumps(PUBLIC_POLICY)},
+        NOT_FOUND,
+        "validate policy of no secret",
+    ),
+]
+
+# Replication. A replica region must be a real region other than the primary's, named once;
+# a region removed must be one the secret is replicated to; only a replica is promoted; a
+# replica changes only through its primary (AWS: ON_REPLICA, sent to the replica's region);
+# a primary with replicas cannot be deleted.
+BAD_REPLICA_REGIONS = {
+    "the primary's region": [{"Region": REGION}],
+    "an unknown region": [{"Region": "mars-north-1"}],
+    "a region twice": [{"Region": REPLICA_REGION}, {"Region": REPLICA_REGION}],
+    "a region twice, keys apart": [
+        {"Region": REPLICA_REGION},
+        {"Region": REPLICA_REGION, "KmsKeyId": "alias/aws/secretsmanager"},
+    ],
+    "a good region and an unknown one": [{"Region": REPLICA_REGION}, {"Region": "mars-north-1"}],
+    "a good region and the primary's": [{"Region": REPLICA_REGION}, {"Region": REGION}],
+}
+REPLICA_CHANGES: list[tuple[str, str, Body]] = [
+    ("PutSecretValue", "value", lambda w: {"SecretId": w.replicated, "SecretString": "x"}),
+    ("UpdateSecret", "value", lambda w: {"SecretId": w.replicated, "SecretString": "x"}),
+    ("UpdateSecret", "description", lambda w: {"SecretId": w.replicated, "Description": "x"}),
+    (
+        "UpdateSecretVersionStage",
+        "label",
+        lambda w: {
+            "SecretId": w.replicated,
+            "VersionStage": LABEL,
+            "MoveToVersionId": w.replicated_version,
+        },
+    ),
+    (
+        "TagResource",
+        "tag",
+        lambda w: {"SecretId": w.replicated, "Tags": [{"Key": "owner", "Value": "x"}]},
+    ),
+    ("UntagResource", "untag", lambda w: {"SecretId": w.replicated, "TagKeys": ["owner"]}),
+    ("DeleteSecret", "delete", lambda w: {"SecretId": w.replicated}),
+    (
+        "DeleteSecret",
+        "force delete",
+        lambda w: {"SecretId": w.replicated, "ForceDeleteWithoutRecovery": True},
+    ),
+    (
+        "PutResourcePolicy",
+        "put policy",
+        lambda w: {"SecretId": w.replicated, "ResourcePolicy": json.dumps(PUBLIC_POLICY)},
+    ),
+    ("DeleteResourcePolicy", "delete policy", lambda w: {"SecretId": w.replicated}),
+    (
+        "ReplicateSecretToRegions",
+        "replicate",
+        lambda w: {"SecretId": w.replicated, "AddReplicaRegions": [{"Region": OTHER_REGION}]},
+    ),
+    (
+        "RemoveRegionsFromReplication",
+        "remove region",
+        lambda w: {"SecretId": w.replicated, "RemoveReplicaRegions": [REPLICA_REGION]},
+    ),
+]
+REPLICATION_CASES = [
+    *(
+        _case(
+            "ReplicateSecretToRegions",
+            lambda w, regions=regions: {"SecretId": w.name, "AddReplicaRegions": regions},
+            INVALID_PARAMETER,
+            f"replicate to {why}",
+        )
+        for why, regions in BAD_REPLICA_REGIONS.items()
+    ),
+    _case(
+        "ReplicateSecretToRegions",
+        lambda w: {"SecretId": w.replicated, "AddReplicaRegions": [{"Region": REGION}]},
+        INVALID_PARAMETER,
+        "replicate a replicated secret to its own region",
+    ),
+    *(
+        _case(
+            "CreateSecret",
+            lambda w, regions=regions: {
+                "Name": w.new_name(),
+                "SecretString": "x",
+                "AddReplicaRegions": regions,
+            },
+            INVALID_PARAMETER,
+            f"create replicated to {why}",
+        )
+        for why, regions in BAD_REPLICA_REGIONS.items()
+    ),
+    _case(
+        "RemoveRegionsFromReplication",
+        lambda w: {"SecretId": w.name, "RemoveReplicaRegions": [REPLICA_REGION]},
+        INVALID_PARAMETER,
+        "remove a region from a secret not replicated",
+    ),
+    *(
+        _case(
+            "RemoveRegionsFromReplication",
+            lambda w, regions=regions: {"SecretId": w.replicated, "RemoveReplicaRegions": regions},
+            INVALID_PARAMETER,
+            f"remove {why}",
+        )
+        for why, regions in {
+            "a region not replicated to": [OTHER_REGION],
+            "the primary's region": [REGION],
+            "an unknown region": ["mars-north-1"],
+            "a replicated region and one not": [REPLICA_REGION, OTHER_REGION],
+        }.items()
+    ),
+    # AWS: InvalidRequestException for a secret that is no replica.
+    _case(
+        "StopReplicationToReplica",
+        lambda w: {"SecretId": w.replicated},
+        INVALID_REQUEST,
+        "stop replication of a primary",
+    ),
+    _case(
+        "StopReplicationToReplica",
+        lambda w: {"SecretId": w.name},
+        INVALID_REQUEST,
+        "stop replication of a secret not replicated",
+    ),
+    *(
+        _case(
+            operation,
+            body,
+            INVALID_PARAMETER,
+            f"{what} on a replica",
+            region=REPLICA_REGION,
+            message=ON_REPLICA,
+        )
+        for operation, what, body in REPLICA_CHANGES
+    ),
+    *(
+        _case(
+            "DeleteSecret",
+            lambda w, members=members: {"SecretId": w.replicated, **members},
+            INVALID_PARAMETER,
+            f"delete a primary with replicas, {how}",
+        )
+        for how, members in {
+            "default window": {},
+            "window of 7 days": {"RecoveryWindowInDays": 7},
+            "without recovery": {"ForceDeleteWithoutRecovery": True},
+        }.items()
+    ),
+]
+
+
 # Stored text with NUL in it. PostgreSQL cannot hold or even compare such text, so every
 # backend must refuse it the same way; AWS documents no error for these, so any client error
 # AWS might give passes, but never a 500 and never a change.
@@ -873,6 +1311,54 @@ NUL_CASES = [
         NUL_REFUSED | {NOT_FOUND},
         "NUL in get stage",
     ),
+    # A policy document with a raw NUL is no JSON either.
+    _case(
+        "PutResourcePolicy",
+        lambda w: {"SecretId": w.name, "ResourcePolicy": json.dumps(PUBLIC_POLICY) + "\x00"},
+        NUL_REFUSED | {MALFORMED_POLICY},
+        "NUL after a policy",
+    ),
+    _case(
+        "PutResourcePolicy",
+        lambda w: {
+            "SecretId": w.name,
+            "ResourcePolicy": json.dumps(PUBLIC_POLICY).replace("GetSecretValue", "Get\x00"),
+        },
+        NUL_REFUSED | {MALFORMED_POLICY},
+        "NUL in a policy string",
+    ),
+    _case(
+        "ValidateResourcePolicy",
+        lambda w: {"SecretId": w.name, "ResourcePolicy": json.dumps(PUBLIC_POLICY) + "\x00"},
+        NUL_REFUSED | {MALFORMED_POLICY},
+        "NUL after a validated policy",
+    ),
+    # A replica's KMS key is stored with the primary's replication status.
+    _case(
+        "ReplicateSecretToRegions",
+        lambda w: {
+            "SecretId": w.name,
+            "AddReplicaRegions": [{"Region": REPLICA_REGION, "KmsKeyId": "alias/a\x00"}],
+        },
+        NUL_REFUSED,
+        "NUL in replica key",
+    ),
+    _case(
+        "CreateSecret",
+        lambda w: {
+            "Name": w.new_name(),
+            "SecretString": "x",
+            "AddReplicaRegions": [{"Region": REPLICA_REGION, "KmsKeyId": "alias/a\x00"}],
+        },
+        NUL_REFUSED,
+        "NUL in create replica key",
+    ),
+    _case(
+        "RemoveRegionsFromReplication",
+        lambda w: {"SecretId": w.replicated, "RemoveReplicaRegions": [REPLICA_REGION + "\x00"]},
+        NUL_REFUSED,
+        "NUL in removed region",
+    ),
 ]
 # JSON escapes of unpaired UTF-16 surrogates parse, but are no text any storage holds.
 SURROGATE_CASES = [
@@ -906,42 +1392,64 @@ SURROGATE_CASES = [
         SERIALIZATION,
         "surrogate in describe id",
     ),
+    _case(
+        "PutResourcePolicy",
+        lambda w: {"SecretId": w.name, "ResourcePolicy": "\ud800"},
+        SERIALIZATION,
+        "surrogate in policy",
+    ),
+    _case(
+        "ReplicateSecretToRegions",
+        lambda w: {
+            "SecretId": w.name,
+            "AddReplicaRegions": [{"Region": REPLICA_REGION, "KmsKeyId": "alias/\udfff"}],
+        },
+        SERIALIZATION,
+        "surrogate in replica key",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("operation", "body", "expected"), SERVICE_CASES)
-def test_service_level_bad_input(dev_server, sm, fresh_world, operation, body, expected):
-    world = fresh_world
-    before = snapshot(sm, world)
-    status, payload = call(dev_server, operation, body(world))
-    assert (status, payload.get("__type")) in {(400, code) for code in expected}, (status, payload)
-    assert _error_fields_ok(payload), payload
-    assert snapshot(sm, world) == before
+CASE_ARGS = ("operation", "body", "expected", "region", "message")
 
 
-@pytest.mark.parametrize(("operation", "body", "expected"), NUL_CASES + SURROGATE_CASES)
-def test_text_no_storage_can_hold_is_refused(
-    dev_server, sm, fresh_world, operation, body, expected
+@pytest.mark.parametrize(CASE_ARGS, SERVICE_CASES + POLICY_CASES + REPLICATION_CASES)
+def test_service_level_bad_input(
+    dev_server, clients, worlds, fresh_world, operation, body, expected, region, message
 ):
     world = fresh_world
-    before = snapshot(sm, world)
-    status, payload = call(dev_server, operation, body(world))
+    before = snapshot(clients, world)
+    status, payload = call(dev_server, operation, body(world), region)
     assert (status, payload.get("__type")) in {(400, code) for code in expected}, (status, payload)
-    assert snapshot(sm, world) == before
+    assert _error_fields_ok(payload), payload
+    if message is not None:
+        assert payload.get("Message", payload.get("message")) == message, payload
+    worlds.unchanged(world, before)
 
 
-def test_batch_get_of_an_id_no_secret_can_have(dev_server, sm, fresh_world):
+@pytest.mark.parametrize(CASE_ARGS, NUL_CASES + SURROGATE_CASES)
+def test_text_no_storage_can_hold_is_refused(
+    dev_server, clients, worlds, fresh_world, operation, body, expected, region, message
+):
+    world = fresh_world
+    before = snapshot(clients, world)
+    status, payload = call(dev_server, operation, body(world), region)
+    assert (status, payload.get("__type")) in {(400, code) for code in expected}, (status, payload)
+    worlds.unchanged(world, before)
+
+
+def test_batch_get_of_an_id_no_secret_can_have(dev_server, clients, worlds, fresh_world):
     """A SecretId with NUL names no secret: an error for it (in Errors, or the whole call
     refused), never a 500."""
     world = fresh_world
-    before = snapshot(sm, world)
+    before = snapshot(clients, world)
     status, payload = call(dev_server, "BatchGetSecretValue", {"SecretIdList": ["a\x00b"]})
     if status == 200:
         assert payload["SecretValues"] == []
         assert [e["ErrorCode"] for e in payload["Errors"]] in ([NOT_FOUND], [VALIDATION]), payload
     else:
         assert (status, payload.get("__type")) == (400, VALIDATION), payload
-    assert snapshot(sm, world) == before
+    worlds.unchanged(world, before)
 
 
 def test_surrogate_pairs_are_text(dev_server, sm, world):

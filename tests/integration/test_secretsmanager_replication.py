@@ -214,3 +214,21 @@ def test_stop_replication_promotes_the_replica(sm, replica_sm):
     assert replica_sm.get_secret_value(SecretId=name)["SecretString"] == "own"
     sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
     replica_sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+
+
+def test_a_replica_key_that_cannot_seal_fails_the_replica(sm, replica_sm):
+    name = unique_name()
+    sm.create_secret(Name=name, SecretString="v1")
+    status = sm.replicate_secret_to_regions(
+        SecretId=name, AddReplicaRegions=[{"Region": REPLICA_REGION, "KmsKeyId": "alias/nope"}]
+    )["ReplicationStatus"]
+    assert status[0]["Status"] == "Failed"
+    assert status[0]["StatusMessage"].startswith("Replication failed: ")
+    with aws_error("ResourceNotFoundException"):
+        replica_sm.describe_secret(SecretId=name)
+    # Replicating again with a usable key succeeds.
+    status = sm.replicate_secret_to_regions(
+        SecretId=name, AddReplicaRegions=[{"Region": REPLICA_REGION}]
+    )["ReplicationStatus"]
+    assert status[0]["Status"] == "InSync"
+    assert replica_sm.get_secret_value(SecretId=name)["SecretString"] == "v1"

@@ -58,12 +58,21 @@ class Replication:
                     )
                     continue
                 self._secrets.destroy(taken.arn)
+            replica = self._replica_of(primary, region, kms_key_id)
             if taken is None or taken.primary_arn != primary.arn:
-                self._secrets.create(self._replica_of(primary, region, kms_key_id), {}, None)
+                self._secrets.create(replica, {}, None)
             self._secrets.set_replica(
                 primary.arn, ReplicaStatus(region, kms_key_id, IN_PROGRESS, None)
             )
-            self.sync(ctx, primary.arn, region)
+            failure = self.sync(ctx, primary.arn, region)
+            if failure is not None:
+                # A replica whose key cannot seal its first copy is not made; a key that
+                # fails later is retried (see sync_out_of_date).
+                self._secrets.destroy(replica.arn)
+                message = f"Replication failed: {failure}"
+                self._secrets.set_replica(
+                    primary.arn, ReplicaStatus(region, kms_key_id, FAILED, message)
+                )
 
     def remove(self, primary: Secret, regions: list[str]) -> None:
         for region in regions:
@@ -88,18 +97,19 @@ class Replication:
             if replica.status != FAILED:
                 self.sync(ctx, primary.arn, replica.region)
 
-    def sync(self, ctx: RequestContext, primary_arn: str, region: str) -> None:
-        """Make the replica in `region` equal to its primary, and say how that went."""
+    def sync(self, ctx: RequestContext, primary_arn: str, region: str) -> str | None:
+        """Make the replica in `region` equal to its primary and record how that went; the
+        reason when the replica's key could not seal the copies."""
         primary = self._secrets.by_arn(primary_arn)
         replica = self._secrets.by_arn(replica_arn(primary_arn, region))
         if primary is None or replica is None:
-            return
+            return None
         try:
             copies = self._copies(ctx, primary, replica)
         except AwsError as error:
             log.warning("replica of %s in %s is behind: %s", primary_arn, region, error.code)
             self._set_status(primary_arn, region, IN_PROGRESS, error.message)
-            return
+            return error.message
         with self._secrets.syncing(primary_arn, replica.arn, self._clock.time()) as (
             source,
             target,
@@ -107,7 +117,7 @@ class Replication:
             versions = {v.version_id for v in source.versions()}
             held = {v.version_id for v in target.versions()}
             if not versions - held <= copies.keys():
-                return  # versions were added meanwhile: the sync they started copies them
+                return None  # versions were added meanwhile: the sync they started copies them
             target.delete_versions(sorted(held - versions))
             for version_id in sorted(versions - held):
                 target.add_version(copies[version_id])
@@ -124,6 +134,7 @@ class Replication:
                 resource_policy=current.resource_policy,
             )
         self._set_status(primary_arn, region, IN_SYNC, _SUCCEEDED)
+        return None
 
     def sync_out_of_date(self) -> None:
         """Background job: finish every replica sync that a crash or a KMS failure left."""

@@ -612,6 +612,8 @@ class SecretsManager:
         return secret
 
     def _check_replica_regions(self, ctx: RequestContext, regions: list[dict[str, str]]) -> None:
+        for wanted in regions:
+            _refuse_nul(KmsKeyId=wanted.get("KmsKeyId"))
         names = [wanted.get("Region") for wanted in regions]
         if len(set(names)) != len(names):
             raise e.InvalidParameterException("Duplicate regions in AddReplicaRegions.")
