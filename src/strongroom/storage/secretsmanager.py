@@ -7,7 +7,10 @@ SQLite), so staging-label moves of concurrent calls never interleave.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, fields
 from typing import Any
@@ -23,9 +26,11 @@ from strongroom.services.secretsmanager.model import (
     Secret,
     SecretVersion,
 )
-from strongroom.storage.changes import ChangeFeed
+from strongroom.storage.changes import MAX_ENTRIES, ChangeFeed
+from strongroom.storage.engine import StorageUnavailable
 from strongroom.storage.schema import sm_replicas, sm_secrets, sm_stages, sm_tags, sm_versions
 
+log = logging.getLogger("strongroom.secretsmanager")
 _SECRET_COLUMNS = [sm_secrets.c[f.name] for f in fields(Secret)]
 _VERSION_COLUMNS = [sm_versions.c[f.name] for f in fields(SecretVersion)]
 _REPLICA_COLUMNS = [sm_replicas.c[f.name] for f in fields(ReplicaStatus)]
@@ -90,14 +95,26 @@ class SecretTransaction:
             sa.delete(sm_stages).where(sm_stages.c.arn == self.arn, sm_stages.c.stage == stage)
         )
 
-    def versions_oldest_first(self) -> list[tuple[str, float]]:
-        """(version id, created date) of every version."""
-        rows = self._connection.execute(
-            sa.select(sm_versions.c.version_id, sm_versions.c.created_date)
-            .where(sm_versions.c.arn == self.arn)
-            .order_by(sm_versions.c.created_date)
+    def version_count(self) -> int:
+        count = self._connection.scalar(
+            sa.select(sa.func.count()).where(sm_versions.c.arn == self.arn)
         )
-        return list(rows.tuples().all())
+        return int(count or 0)
+
+    def oldest_versions(self, created_by: float, excluding: set[str], limit: int) -> list[str]:
+        """Ids of up to `limit` versions created by `created_by`, oldest first."""
+        return list(
+            self._connection.scalars(
+                sa.select(sm_versions.c.version_id)
+                .where(
+                    sm_versions.c.arn == self.arn,
+                    sm_versions.c.created_date <= created_by,
+                    sm_versions.c.version_id.not_in(excluding),
+                )
+                .order_by(sm_versions.c.created_date)
+                .limit(limit)
+            )
+        )
 
     def delete_versions(self, version_ids: list[str]) -> None:
         self._connection.execute(
@@ -144,6 +161,11 @@ class SecretsRepository:
         self._by_arn = changes.new_cache()
         self._stages = changes.new_cache()
         self._versions = changes.new_cache()
+        self._accessed: dict[str, float] = {}  # secret ARN: the day this process noted
+        self._pending_access: dict[str, float] = {}  # noted, not stored yet
+        self._pending_lock = threading.Lock()
+        self._flush_due = False
+        self._access_writer: ThreadPoolExecutor | None = None
 
     def create(self, secret: Secret, tags: Mapping[str, str], first: SecretVersion | None) -> None:
         """Store a new secret with its tags and first version (AWSCURRENT), all or nothing."""
@@ -300,12 +322,48 @@ class SecretsRepository:
         with self._engine.connect() as connection:
             return SecretTransaction(connection, arn).tags()
 
-    def set_last_accessed(self, arn: str, day: float) -> None:
-        with self._engine.begin() as connection:
-            connection.execute(
-                sa.update(sm_secrets).where(sm_secrets.c.arn == arn).values(last_accessed_date=day)
-            )
-            self._changes.bump(connection)
+    def note_access(self, arn: str, day: float) -> None:
+        """Record that a secret was read on `day` (LastAccessedDate has day granularity), off
+        the request path: a background thread stores the reads noted meanwhile in one
+        transaction with one change-counter bump, so a burst of first reads (every secret's,
+        each midnight) neither stalls requests nor empties every cache once per secret."""
+        if self._accessed.get(arn) == day:
+            return
+        if len(self._accessed) >= MAX_ENTRIES:
+            self._accessed.clear()
+        self._accessed[arn] = day
+        with self._pending_lock:
+            self._pending_access[arn] = day
+            if self._flush_due:
+                return
+            self._flush_due = True
+        if self._access_writer is None:  # made on first use: threads do not survive a fork
+            self._access_writer = ThreadPoolExecutor(1, thread_name_prefix="sm-last-accessed")
+        self._access_writer.submit(self._store_access)
+
+    def _store_access(self) -> None:
+        with self._pending_lock:
+            pending, self._pending_access = self._pending_access, {}
+            self._flush_due = False
+        try:
+            with self._engine.begin() as connection:
+                for arn, day in pending.items():
+                    connection.execute(
+                        sa.update(sm_secrets)
+                        .where(
+                            sm_secrets.c.arn == arn,
+                            sa.or_(
+                                sm_secrets.c.last_accessed_date.is_(None),
+                                sm_secrets.c.last_accessed_date < day,
+                            ),
+                        )
+                        .values(last_accessed_date=day)
+                    )
+                self._changes.bump(connection)
+        except StorageUnavailable as outage:
+            for arn in pending:
+                self._accessed.pop(arn, None)  # the next read notes it again
+            log.warning("LastAccessedDate of %d secrets not stored: %s", len(pending), outage)
 
     def destroy(self, arn: str, due_by: float | None = None) -> bool:
         """Delete the secret with every version, label and tag; with `due_by`, only if its
@@ -342,6 +400,19 @@ class SecretsRepository:
                 .order_by(sm_replicas.c.region)
             )
             return [ReplicaStatus(*row) for row in rows]
+
+    def replicas_of(self, primary_arns: list[str]) -> dict[str, list[ReplicaStatus]]:
+        """The replicas of each of several primaries, in one query (for listings)."""
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(sm_replicas.c.primary_arn, *_REPLICA_COLUMNS)
+                .where(sm_replicas.c.primary_arn.in_(primary_arns))
+                .order_by(sm_replicas.c.region)
+            )
+            found: dict[str, list[ReplicaStatus]] = {}
+            for primary_arn, *status in rows:
+                found.setdefault(primary_arn, []).append(ReplicaStatus(*status))
+            return found
 
     def set_replica(self, primary_arn: str, replica: ReplicaStatus) -> None:
         with self._engine.begin() as connection:

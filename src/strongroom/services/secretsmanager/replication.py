@@ -79,9 +79,12 @@ class Replication:
             self._secrets.destroy(replica_arn(primary.arn, region))
             self._secrets.remove_replica(primary.arn, region)
 
-    def statuses(self, primary: Secret) -> list[dict[str, object]]:
+    def statuses(
+        self, primary: Secret, replicas: list[ReplicaStatus] | None = None
+    ) -> list[dict[str, object]]:
+        """ReplicationStatus of `primary` (from `replicas` when the caller has them)."""
         entries = []
-        for replica in self._secrets.replicas(primary.arn):
+        for replica in self._secrets.replicas(primary.arn) if replicas is None else replicas:
             entry: dict[str, object] = {"Region": replica.region, "Status": replica.status}
             entry["KmsKeyId"] = replica.kms_key_id or "alias/aws/secretsmanager"
             if replica.status_message:

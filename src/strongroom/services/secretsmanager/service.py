@@ -24,6 +24,7 @@ from strongroom.services.secretsmanager.model import (
     AWSPREVIOUS,
     FAILED,
     MAX_VALUE_BYTES,
+    ReplicaStatus,
     Secret,
     parse_arn,
     secret_arn,
@@ -146,7 +147,8 @@ class SecretsManager:
     def describe_secret(self, ctx: RequestContext, SecretId: str) -> dict[str, Any]:
         secret = self._find(ctx, SecretId, allow_deleted=True)
         tags, stages = self._secrets.tags(secret.arn), self._secrets.stages(secret.arn)
-        return self._secret_fields(secret, tags, stages, "VersionIdsToStages")
+        replicas = self._secrets.replicas(secret.arn)
+        return self._secret_fields(secret, tags, stages, "VersionIdsToStages", replicas)
 
     def update_secret(
         self,
@@ -259,7 +261,11 @@ class SecretsManager:
         chosen, next_token = self._listed(
             ctx, Filters or [], IncludePlannedDeletion, MaxResults, NextToken, SortOrder, SortBy
         )
-        entries = [self._secret_fields(*item, "SecretVersionsToStages") for item in chosen]
+        replicas = self._secrets.replicas_of([secret.arn for secret, _, _ in chosen])
+        entries = [
+            self._secret_fields(*item, "SecretVersionsToStages", replicas.get(item[0].arn, []))
+            for item in chosen
+        ]
         result: dict[str, Any] = {"SecretList": entries}
         return result | ({"NextToken": next_token} if next_token else {})
 
@@ -312,6 +318,8 @@ class SecretsManager:
         field = listing.sort_field(sort_by)
         after = listing.decode_token(field, token) if token is not None else None
         descending = sort_order == "desc"
+        # Unfiltered, a page and one more (to know whether another page follows) is enough.
+        batch_size = _LISTING_BATCH if filters else size + 1
         chosen: list[listing.Listed] = []
         while True:
             # Filters are matched here, on batches read in listing order, so that a page costs
@@ -323,7 +331,7 @@ class SecretsManager:
                 field,
                 descending,
                 after,
-                _LISTING_BATCH,
+                batch_size,
                 listing.name_prefixes(filters),
             )
             for item in batch:
@@ -332,7 +340,7 @@ class SecretsManager:
                         last = listing.position(field, chosen[-1])
                         return chosen, listing.encode_token(field, last)
                     chosen.append(item)
-            if len(batch) < _LISTING_BATCH:
+            if len(batch) < batch_size:
                 return chosen, None
             after = listing.position(field, batch[-1])
 
@@ -658,7 +666,12 @@ class SecretsManager:
         }
 
     def _secret_fields(
-        self, secret: Secret, tags: dict[str, str], stages: dict[str, str], stages_member: str
+        self,
+        secret: Secret,
+        tags: dict[str, str],
+        stages: dict[str, str],
+        stages_member: str,
+        replicas: list[ReplicaStatus],
     ) -> dict[str, Any]:
         """What DescribeSecret and ListSecrets report of a secret (they name the labels apart)."""
         entry: dict[str, Any] = {
@@ -678,18 +691,16 @@ class SecretsManager:
             entry["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
         if secret.is_replica:
             entry["PrimaryRegion"] = parse_arn(secret.primary_arn or "")[0]
-        else:
-            replicas = self._replication.statuses(secret)
-            if replicas:
-                entry["PrimaryRegion"] = secret.region
-                entry["ReplicationStatus"] = replicas
+        elif replicas:
+            entry["PrimaryRegion"] = secret.region
+            entry["ReplicationStatus"] = self._replication.statuses(secret, replicas)
         return entry
 
     def _note_access(self, secret: Secret) -> None:
         # AWS reports LastAccessedDate by day: one write per secret per day, not per read.
         day = math.floor(self._clock.time() / _DAY) * _DAY
         if secret.last_accessed_date != day:
-            self._secrets.set_last_accessed(secret.arn, day)
+            self._secrets.note_access(secret.arn, day)
 
 
 def _value(string: str | None, binary: bytes | None) -> Value | None:

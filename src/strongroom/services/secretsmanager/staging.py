@@ -21,16 +21,13 @@ def attach(locked: SecretTransaction, stage: str, version_id: str) -> None:
 def prune(locked: SecretTransaction, now: float) -> None:
     """Keep at most MAX_VERSIONS versions, dropping the oldest without a staging label; as AWS
     does, a version less than a day old is never dropped."""
-    versions = locked.versions_oldest_first()
-    labelled = set(locked.stages().values())
-    excess = len(versions) - MAX_VERSIONS
+    excess = locked.version_count() - MAX_VERSIONS
     if excess > 0:
-        droppable = [
-            version_id
-            for version_id, created in versions
-            if version_id not in labelled and created <= now - _PROTECTED_SECONDS
-        ]
-        locked.delete_versions(droppable[:excess])
+        labelled = set(locked.stages().values())
+        droppable = locked.oldest_versions(
+            created_by=now - _PROTECTED_SECONDS, excluding=labelled, limit=excess
+        )
+        locked.delete_versions(droppable)
 
 
 def stages_by_version(stages: dict[str, str]) -> dict[str, list[str]]:
