@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -97,3 +102,40 @@ def migrate(engine: Engine) -> None:
             command.upgrade(config, "head")
     except StorageUnavailable as error:
         raise StorageError(f"cannot open storage {describe(str(engine.url))}: {error}") from None
+
+
+class WriterQueue:
+    """Lets writers wait their turn in order instead of in the database's lock.
+
+    SQLite admits one writer at a time and makes the others poll with growing sleeps (its busy
+    handler), so contended writes wait for hundreds of milliseconds. Here a writer first takes
+    a thread lock and an exclusive lock on a file beside the database, which the kernel hands
+    on the moment it is released, to the next process in line. PostgreSQL queues writers on
+    its row locks itself: there this is a thread lock only, per key.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        self._lock_path = Path(f"{database}.writer") if database else None
+        self._threads = [threading.Lock() for _ in range(1 if self._lock_path else 64)]
+        self._file: tuple[int, int] | None = None  # (pid, descriptor): a fork needs its own
+
+    @contextlib.contextmanager
+    def turn(self, key: str) -> Iterator[None]:
+        with self._threads[hash(key) % len(self._threads)]:
+            if self._lock_path is None:
+                yield
+                return
+            descriptor = self._descriptor()
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(descriptor, fcntl.LOCK_UN)
+
+    def _descriptor(self) -> int:
+        # flock excludes open file descriptions, not processes: each process opens its own.
+        if self._file is None or self._file[0] != os.getpid():
+            assert self._lock_path is not None
+            self._file = (os.getpid(), os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600))
+        return self._file[1]

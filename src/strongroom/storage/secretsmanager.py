@@ -27,7 +27,7 @@ from strongroom.services.secretsmanager.model import (
     SecretVersion,
 )
 from strongroom.storage.changes import MAX_ENTRIES, ChangeFeed
-from strongroom.storage.engine import StorageUnavailable
+from strongroom.storage.engine import StorageUnavailable, WriterQueue
 from strongroom.storage.schema import sm_replicas, sm_secrets, sm_stages, sm_tags, sm_versions
 
 log = logging.getLogger("strongroom.secretsmanager")
@@ -161,7 +161,7 @@ class SecretsRepository:
         self._by_arn = changes.new_cache()
         self._stages = changes.new_cache()
         self._versions = changes.new_cache()
-        self._writers = [threading.Lock() for _ in range(64)]  # see `locked`
+        self._writers = WriterQueue(engine)
         self._accessed: dict[str, float] = {}  # secret ARN: the day this process noted
         self._pending_access: dict[str, float] = {}  # noted, not stored yet
         self._pending_lock = threading.Lock()
@@ -187,10 +187,7 @@ class SecretsRepository:
         """A transaction on one secret; the secret's LastChangedDate becomes `now`, and its
         replicas are marked out of date in the same commit, so that a crash before they are
         brought up to date leaves them marked for the background job."""
-        # Writers of one secret in this process queue on a lock rather than in the database:
-        # SQLite's busy handler polls with growing sleeps, turning contention into long waits.
-        writers = self._writers[hash(arn) % len(self._writers)]
-        with writers, self._engine.begin() as connection:
+        with self._writers.turn(arn), self._engine.begin() as connection:
             connection.execute(
                 sa.update(sm_secrets).where(sm_secrets.c.arn == arn).values(last_changed_date=now)
             )
