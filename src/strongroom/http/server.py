@@ -103,6 +103,9 @@ def _run(
         log_config=None,
         access_log=False,  # our access log leaves out query strings, which can carry signatures
         server_header=False,
+        # The caller's address (audited as sourceIPAddress) is the socket's peer, never a
+        # forwarded-for header anyone can send.
+        proxy_headers=False,
         loop="uvloop",
         http="httptools",
         lifespan="off",
