@@ -20,6 +20,7 @@ import base64
 import copy
 import json
 import re
+import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -146,6 +147,16 @@ WRONG_TYPES = {
 BAD_BASE64 = ["!!!!", "YQ=", "Y", "é", "YQ==YQ==", "====", "Y Q=="]
 
 
+def read_and_noted(sm: Any, name: str) -> None:
+    """Read a secret and wait until the server has noted the read (LastAccessedDate is
+    stored in the background), so that no snapshot sees it change later."""
+    sm.get_secret_value(SecretId=name)
+    deadline = time.monotonic() + 10
+    while "LastAccessedDate" not in sm.describe_secret(SecretId=name):
+        assert time.monotonic() < deadline, f"the read of {name} was never noted"
+        time.sleep(0.05)
+
+
 @dataclass(frozen=True)
 class World:
     """Secrets a request may name validly, owned by this module."""
@@ -233,7 +244,7 @@ def make_world(clients: Clients) -> World:
         current = sm.put_secret_value(SecretId=name, SecretString="two")["VersionId"]
         labelled = sm.put_secret_value(SecretId=name, SecretString="three", VersionStages=[LABEL])
         sm.put_resource_policy(SecretId=name, ResourcePolicy=policy)
-        sm.get_secret_value(SecretId=name)  # LastAccessedDate is set once, not by the snapshots
+        read_and_noted(sm, name)  # LastAccessedDate is set once, not by the snapshots
         return current, labelled["VersionId"]
 
     def make_deleted() -> None:
@@ -248,8 +259,8 @@ def make_world(clients: Clients) -> World:
             AddReplicaRegions=[{"Region": REPLICA_REGION}],
         )["VersionId"]
         sm.put_resource_policy(SecretId=replicated, ResourcePolicy=policy)
-        sm.get_secret_value(SecretId=replicated)
-        clients.replica.get_secret_value(SecretId=replicated)
+        read_and_noted(sm, replicated)
+        read_and_noted(clients.replica, replicated)
         return version
 
     (current, labelled), _, replicated_version = _together(
