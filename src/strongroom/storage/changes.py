@@ -85,11 +85,10 @@ class ChangeFeed:
             if now - self._checked_at < POLL_SECONDS:
                 return
             with self._engine.connect() as connection:
-                counters = dict(
-                    connection.execute(sa.select(change_counter.c.name, change_counter.c.counter))
-                    .tuples()
-                    .all()
+                rows = connection.execute(
+                    sa.select(change_counter.c.name, change_counter.c.counter)
                 )
+                counters = {name: value for name, value in rows}
             for name, value in counters.items():
                 # The first reading is the baseline: what happened before this process started
                 # (or unsealed) is already reflected in its state.

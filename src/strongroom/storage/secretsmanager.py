@@ -71,7 +71,7 @@ class SecretTransaction:
         rows = self._connection.execute(
             sa.select(sm_stages.c.stage, sm_stages.c.version_id).where(sm_stages.c.arn == self.arn)
         )
-        return dict(rows.tuples().all())
+        return {key: value for key, value in rows}
 
     def add_version(self, version: SecretVersion) -> None:
         self._connection.execute(sa.insert(sm_versions).values(arn=self.arn, **asdict(version)))
@@ -134,7 +134,7 @@ class SecretTransaction:
             .where(sm_tags.c.arn == self.arn)
             .order_by(sm_tags.c.tag_key)
         )
-        return dict(rows.tuples().all())
+        return {key: value for key, value in rows}
 
     def put_tags(self, tags: Mapping[str, str]) -> None:
         self.delete_tags(list(tags))
@@ -448,4 +448,4 @@ class SecretsRepository:
                     sm_replicas.c.status == IN_PROGRESS
                 )
             )
-            return list(rows.tuples().all())
+            return [(primary_arn, region) for primary_arn, region in rows]

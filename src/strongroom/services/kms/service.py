@@ -61,11 +61,14 @@ class KMS:
         self._materials: dict[bytes, bytes] = {}
         # Key rows whose integrity tag was checked, by tag (saves a JSON dump and HMAC a call).
         self._intact_rows: dict[bytes, KmsKey] = {}
+        # Data keys other services keep wrapped, unwrapped (see unwrap_data_key).
+        self._data_keys: dict[tuple[bytes, tuple[tuple[str, str], ...]], bytes] = {}
 
     def forget_materials(self) -> None:
         """Called on seal: no key material may outlive the unsealed barrier."""
         self._materials.clear()
         self._intact_rows.clear()
+        self._data_keys.clear()
 
     # Keys
 
@@ -229,6 +232,25 @@ class KMS:
         if DryRun:
             raise e.DryRunOperationException(_DRY_RUN_MESSAGE)
         return {"KeyId": key.arn, "Plaintext": plaintext, "EncryptionAlgorithm": SYMMETRIC_DEFAULT}
+
+    def unwrap_data_key(
+        self, ctx: RequestContext, wrapped: bytes, context: Mapping[str, str]
+    ) -> bytes:
+        """Decrypt, for a service that stores its data keys wrapped (Secrets Manager): the
+        key's state and the caller's account are checked on every call as Decrypt does; the
+        cryptography runs once per wrapped key, whose plaintext is kept like key material."""
+        _, material = self._key_for(ctx, wrapped, None, SYMMETRIC_DEFAULT)
+        cache_key = (wrapped, tuple(sorted(context.items())))
+        data_key = self._data_keys.get(cache_key)
+        if data_key is None:
+            try:
+                data_key = ciphertext.open_blob(wrapped, material, context)
+            except IntegrityError:
+                raise e.InvalidCiphertextException("") from None
+            if len(self._data_keys) >= _MATERIAL_CACHE_SIZE:
+                self._data_keys.clear()
+            self._data_keys[cache_key] = data_key
+        return data_key
 
     def re_encrypt(
         self,
@@ -517,6 +539,16 @@ class KMS:
         key_id: str | None,
         algorithm: str,
     ) -> tuple[KmsKey, bytes]:
+        key, material = self._key_for(ctx, blob, key_id, algorithm)
+        try:
+            return key, ciphertext.open_blob(blob, material, context)
+        except IntegrityError:
+            raise e.InvalidCiphertextException("") from None
+
+    def _key_for(
+        self, ctx: RequestContext, blob: bytes | None, key_id: str | None, algorithm: str
+    ) -> tuple[KmsKey, bytes]:
+        """The key (and its material) a ciphertext names, if the caller may use it now."""
         if blob is None:
             # The model makes CiphertextBlob optional (for DryRunModifiers); decrypting needs it.
             raise e.ValidationException(
@@ -537,11 +569,7 @@ class KMS:
         if key is None or key.account_id != ctx.account_id or key.region != ctx.region:
             raise e.InvalidCiphertextException("")
         self._require_usable(key, algorithm)
-        material = self._material(key, header.material_version, material_blob)
-        try:
-            return key, ciphertext.open_blob(blob, material, context)
-        except IntegrityError:
-            raise e.InvalidCiphertextException("") from None
+        return key, self._material(key, header.material_version, material_blob)
 
     def _data_key(
         self,

@@ -72,14 +72,12 @@ class Sealer:
     def open(self, ctx: RequestContext, secret: Secret, version: SecretVersion) -> Value:
         blob = version.value_blob
         try:
-            data_key = self._kms.decrypt(
+            data_key = self._kms.unwrap_data_key(
                 replace(ctx, region=secret.region),
-                CiphertextBlob=envelope.wrapped_key(blob),
-                EncryptionContext=_encryption_context(secret, version.version_id),
+                envelope.wrapped_key(blob),
+                _encryption_context(secret, version.version_id),
             )
-            plaintext = envelope.open_blob(
-                data_key["Plaintext"], blob, _aad(secret, version.version_id)
-            )
+            plaintext = envelope.open_blob(data_key, blob, _aad(secret, version.version_id))
         except (AwsError, aead.IntegrityError):
             raise e.DecryptionFailure(_DECRYPTION_FAILURE) from None
         return version.is_binary, plaintext
