@@ -66,7 +66,7 @@ class Core:
         self.authenticator = Authenticator(
             IdentityRepository(engine, self._changes), self.barrier, regions, wall_clock
         )
-        secrets = SecretsManager(
+        self.secrets = SecretsManager(
             SecretsRepository(engine, self._changes),
             self.kms,
             self.barrier,
@@ -77,8 +77,8 @@ class Core:
             LeaderLock(engine, settings.data_dir),
             self.barrier,
             {
-                "secretsmanager.purge": secrets.purge_due_deletions,
-                "secretsmanager.replicas": secrets.sync_replicas,
+                "secretsmanager.purge": self.secrets.purge_due_deletions,
+                "secretsmanager.replicas": self.secrets.sync_replicas,
             },
         )
         self.dispatcher = Dispatcher(
@@ -86,7 +86,7 @@ class Core:
                 [
                     ServiceEndpoint(load_model("kms"), self.kms, kms_model.CACHED_OPERATIONS),
                     ServiceEndpoint(
-                        load_model("secretsmanager"), secrets, sm_model.CACHED_OPERATIONS
+                        load_model("secretsmanager"), self.secrets, sm_model.CACHED_OPERATIONS
                     ),
                 ]
             ),
@@ -139,6 +139,7 @@ class Core:
         self.barrier.seal()
         self.authenticator.forget_secrets()
         self.kms.forget_materials()
+        self.secrets.forget_values()
         if self._unsealer is not None:
             self._unsealer.reset()
 
@@ -184,6 +185,7 @@ class Core:
         self._state.wipe_service_data(self._changes)
         self.set_clock_offset(0.0)
         self.kms.forget_materials()
+        self.secrets.forget_values()
 
     def advance_clock(self, seconds: float) -> float:
         self.set_clock_offset(self.clock.offset_seconds + seconds)

@@ -27,6 +27,7 @@ from strongroom.services.secretsmanager.model import (
 # A secret value: whether it is SecretBinary, and its bytes.
 Value = tuple[bool, bytes]
 
+_OPENED_CACHE_BYTES = 16 * 2**20  # decrypted values kept per process, at most
 _ENCRYPTION_FAILURE = (
     "Secrets Manager can't encrypt the protected secret text using the provided KMS key. "
     "Check that the KMS key is available, enabled, and not in an invalid state."
@@ -41,6 +42,8 @@ class Sealer:
         self._kms = kms
         self._barrier = barrier
         self._clock = clock
+        self._opened: dict[tuple[bytes, bytes], bytes] = {}  # see `open`
+        self._opened_bytes = 0
 
     def seal(
         self, ctx: RequestContext, secret: Secret, version_id: str, value: Value
@@ -71,16 +74,34 @@ class Sealer:
 
     def open(self, ctx: RequestContext, secret: Secret, version: SecretVersion) -> Value:
         blob = version.value_blob
+        aad = _aad(secret, version.version_id)
         try:
+            # The KMS key's state and the caller's account are checked on every read...
             data_key = self._kms.unwrap_data_key(
                 replace(ctx, region=secret.region),
                 envelope.wrapped_key(blob),
                 _encryption_context(secret, version.version_id),
             )
-            plaintext = envelope.open_blob(data_key, blob, _aad(secret, version.version_id))
+            # ...while the value, like its data key, is decrypted once. Keyed by the binding
+            # and the exact stored bytes: a moved or altered row is never served from here.
+            plaintext = self._opened.get((aad, blob))
+            if plaintext is None:
+                plaintext = envelope.open_blob(data_key, blob, aad)
+                self._remember(aad, blob, plaintext)
         except (AwsError, aead.IntegrityError):
             raise e.DecryptionFailure(_DECRYPTION_FAILURE) from None
         return version.is_binary, plaintext
+
+    def forget(self) -> None:
+        """Called on seal: no decrypted value may outlive the unsealed barrier."""
+        self._opened.clear()
+        self._opened_bytes = 0
+
+    def _remember(self, aad: bytes, blob: bytes, plaintext: bytes) -> None:
+        if self._opened_bytes + len(plaintext) > _OPENED_CACHE_BYTES:
+            self.forget()
+        self._opened[aad, blob] = plaintext
+        self._opened_bytes += len(plaintext)
 
     def same_value(self, secret: Secret, version: SecretVersion, value: Value) -> bool:
         """Whether `version` holds `value`, told without decrypting it (for idempotent retries)."""

@@ -72,6 +72,10 @@ class SecretsManager:
         self._sealer = Sealer(kms, barrier, clock)
         self._replication = Replication(repository, self._sealer, clock)
 
+    def forget_values(self) -> None:
+        """Called on seal: drop every decrypted value this process keeps."""
+        self._sealer.forget()
+
     # Secrets
 
     def create_secret(
