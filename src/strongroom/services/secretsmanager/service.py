@@ -11,24 +11,21 @@ from typing import Any
 
 from strongroom.barrier.barrier import Barrier
 from strongroom.clock import Clock
-from strongroom.iam import policy
 from strongroom.iam.public import grants_public_access
-from strongroom.protocol.errors import AwsError, ValidationException
+from strongroom.protocol.errors import AwsError
 from strongroom.services.context import RequestContext
 from strongroom.services.kms.service import KMS
 from strongroom.services.secretsmanager import errors as e
-from strongroom.services.secretsmanager import listing, staging
+from strongroom.services.secretsmanager import listing, rules, staging
 from strongroom.services.secretsmanager.model import (
     AWSCURRENT,
     AWSPENDING,
     AWSPREVIOUS,
     FAILED,
-    MAX_VALUE_BYTES,
     ReplicaStatus,
     Secret,
     parse_arn,
     secret_arn,
-    valid_name,
 )
 from strongroom.services.secretsmanager.passwords import InvalidParameter, random_password
 from strongroom.services.secretsmanager.replication import Replication
@@ -37,15 +34,10 @@ from strongroom.storage.secretsmanager import SecretExists, SecretsRepository
 
 log = logging.getLogger("strongroom.secretsmanager")
 _DAY = 86400
-_MAX_TAGS = 50
 _LISTING_BATCH = 200
 _NOT_FOUND = "Secrets Manager can't find the specified secret."
 _MARKED_FOR_DELETION = (
     "You can't perform this operation on the secret because it was marked for deletion."
-)
-_INVALID_NAME = (
-    "Invalid name. Must be a valid name containing alphanumeric characters, or any of the "
-    "following: -/_+=.@!"
 )
 _ON_REPLICA = (
     "Operation not permitted on a replica secret. Call must be made in primary secret's region."
@@ -92,11 +84,10 @@ class SecretsManager:
         ForceOverwriteReplicaSecret: bool = False,
         Type: str | None = None,
     ) -> dict[str, Any]:
-        if not valid_name(Name):
-            raise ValidationException(_INVALID_NAME)
-        _refuse_nul(ClientRequestToken=ClientRequestToken, Description=Description, Type=Type)
-        value = _value(SecretString, SecretBinary)
-        tags = _checked_tags(Tags or [])
+        rules.check_name(Name)
+        rules.refuse_nul(ClientRequestToken=ClientRequestToken, Description=Description, Type=Type)
+        value = rules.secret_value(SecretString, SecretBinary)
+        tags = rules.checked_tags(Tags or [])
         if AddReplicaRegions:
             self._check_replica_regions(ctx, AddReplicaRegions)
         token = ClientRequestToken or str(uuid.uuid4())
@@ -165,9 +156,9 @@ class SecretsManager:
         SecretString: str | None = None,
         Type: str | None = None,
     ) -> dict[str, Any]:
-        _refuse_nul(ClientRequestToken=ClientRequestToken, Description=Description, Type=Type)
+        rules.refuse_nul(ClientRequestToken=ClientRequestToken, Description=Description, Type=Type)
         secret = self._find(ctx, SecretId)
-        value = _value(SecretString, SecretBinary)
+        value = rules.secret_value(SecretString, SecretBinary)
         if secret.is_replica and (value or Description is not None or Type is not None):
             raise e.InvalidParameterException(_ON_REPLICA)  # a replica's own key may change
         result = {"ARN": secret.arn, "Name": secret.name}
@@ -357,7 +348,7 @@ class SecretsManager:
         VersionId: str | None = None,
         VersionStage: str | None = None,
     ) -> dict[str, Any]:
-        _refuse_nul(VersionId=VersionId, VersionStage=VersionStage)
+        rules.refuse_nul(VersionId=VersionId, VersionStage=VersionStage)
         secret = self._find(ctx, SecretId)
         stages = self._secrets.stages(secret.arn)
         version_id = VersionId or stages.get(VersionStage or AWSCURRENT)
@@ -394,8 +385,8 @@ class SecretsManager:
         VersionStages: list[str] | None = None,
         RotationToken: str | None = None,
     ) -> dict[str, Any]:
-        _refuse_nul(ClientRequestToken=ClientRequestToken, VersionStages=VersionStages)
-        value = _value(SecretString, SecretBinary)
+        rules.refuse_nul(ClientRequestToken=ClientRequestToken, VersionStages=VersionStages)
+        value = rules.secret_value(SecretString, SecretBinary)
         if value is None:
             raise e.InvalidRequestException("You must provide either SecretString or SecretBinary.")
         secret = self._find_primary(ctx, SecretId)
@@ -418,7 +409,7 @@ class SecretsManager:
             for v in self._secrets.versions(secret.arn)
             if IncludeDeprecated or v.version_id in by_version
         ]
-        start = _page_start(NextToken, len(versions))
+        start = rules.page_start(NextToken, len(versions))
         page = versions[start : start + MaxResults]
         result: dict[str, Any] = {
             "ARN": secret.arn,
@@ -445,7 +436,7 @@ class SecretsManager:
         RemoveFromVersionId: str | None = None,
         MoveToVersionId: str | None = None,
     ) -> dict[str, Any]:
-        _refuse_nul(
+        rules.refuse_nul(
             VersionStage=VersionStage,
             RemoveFromVersionId=RemoveFromVersionId,
             MoveToVersionId=MoveToVersionId,
@@ -484,15 +475,14 @@ class SecretsManager:
 
     def tag_resource(self, ctx: RequestContext, SecretId: str, Tags: list[dict[str, str]]) -> None:
         secret = self._find_primary(ctx, SecretId)
-        tags = _checked_tags(Tags)
+        tags = rules.checked_tags(Tags)
         with self._secrets.locked(secret.arn, self._clock.time()) as locked:
-            if len(locked.tags() | tags) > _MAX_TAGS:
-                raise e.InvalidParameterException(f"A secret can have at most {_MAX_TAGS} tags.")
+            rules.check_tag_count(len(locked.tags() | tags))
             locked.put_tags(tags)
         self._replicate(ctx, secret)
 
     def untag_resource(self, ctx: RequestContext, SecretId: str, TagKeys: list[str]) -> None:
-        _refuse_nul(TagKeys=TagKeys)
+        rules.refuse_nul(TagKeys=TagKeys)
         secret = self._find_primary(ctx, SecretId)
         with self._secrets.locked(secret.arn, self._clock.time()) as locked:
             locked.delete_tags(TagKeys)
@@ -508,7 +498,7 @@ class SecretsManager:
         BlockPublicPolicy: bool = False,
     ) -> dict[str, Any]:
         secret = self._find_primary(ctx, SecretId)
-        parsed = _parsed_policy(ResourcePolicy)
+        parsed = rules.parsed_policy(ResourcePolicy)
         if BlockPublicPolicy and grants_public_access(parsed):
             raise e.PublicPolicyException(_PUBLIC_POLICY)
         with self._secrets.locked(secret.arn, self._clock.time()) as locked:
@@ -535,7 +525,7 @@ class SecretsManager:
     ) -> dict[str, Any]:
         if SecretId is not None:
             self._find(ctx, SecretId)
-        if grants_public_access(_parsed_policy(ResourcePolicy)):
+        if grants_public_access(rules.parsed_policy(ResourcePolicy)):
             broad = {"CheckName": "BROAD_ACCESS", "ErrorMessage": _BROAD_ACCESS}
             return {"PolicyValidationPassed": False, "ValidationErrors": [broad]}
         return {"PolicyValidationPassed": True, "ValidationErrors": []}
@@ -597,8 +587,7 @@ class SecretsManager:
         secret: Secret | None
         parsed = parse_arn(secret_id)
         if parsed is None:
-            if not valid_name(secret_id):
-                raise ValidationException(_INVALID_NAME)
+            rules.check_name(secret_id)
             secret = self._secrets.by_name(ctx.account_id, ctx.region, secret_id)
         # Another account's or region's; and no ARN holds NUL (PostgreSQL cannot compare it).
         elif parsed[:2] != (ctx.region, ctx.account_id) or "\0" in secret_id:
@@ -625,7 +614,7 @@ class SecretsManager:
 
     def _check_replica_regions(self, ctx: RequestContext, regions: list[dict[str, str]]) -> None:
         for wanted in regions:
-            _refuse_nul(KmsKeyId=wanted.get("KmsKeyId"))
+            rules.refuse_nul(KmsKeyId=wanted.get("KmsKeyId"))
         names = [wanted.get("Region") for wanted in regions]
         if len(set(names)) != len(names):
             raise e.InvalidParameterException("Duplicate regions in AddReplicaRegions.")
@@ -705,62 +694,3 @@ class SecretsManager:
         day = math.floor(self._clock.time() / _DAY) * _DAY
         if secret.last_accessed_date != day:
             self._secrets.note_access(secret.arn, day)
-
-
-def _value(string: str | None, binary: bytes | None) -> Value | None:
-    if string is not None and binary is not None:
-        raise e.InvalidParameterException(
-            "You can't specify both a binary secret value and a string secret value in the same "
-            "secret."
-        )
-    if string is not None:
-        encoded = string.encode()
-        if len(encoded) > MAX_VALUE_BYTES:
-            # The model counts characters; AWS's quota is 65,536 bytes of value.
-            raise ValidationException(
-                "1 validation error detected: Value at 'secretString' failed to satisfy "
-                f"constraint: Member must have length less than or equal to {MAX_VALUE_BYTES}"
-            )
-        return False, encoded
-    if binary is not None:
-        return True, binary
-    return None
-
-
-def _refuse_nul(**members: str | list[str] | None) -> None:
-    """PostgreSQL text can neither hold nor compare NUL: refuse it on every backend alike
-    (secret values are stored as ciphertext and may hold anything)."""
-    for member, text in members.items():
-        values = text if isinstance(text, list) else [text]
-        if any(value is not None and "\0" in value for value in values):
-            raise e.InvalidParameterException(f"{member} must not contain NUL characters.")
-
-
-def _parsed_policy(document: str) -> policy.Policy:
-    try:
-        return policy.parse(document, policy.PolicyKind.RESOURCE)
-    except policy.MalformedPolicy as error:
-        raise e.MalformedPolicyDocumentException(error.message) from None
-
-
-def _page_start(token: str | None, total: int) -> int:
-    if token is None:
-        return 0
-    if not (token.isascii() and token.isdigit()) or int(token) > total:
-        raise e.InvalidNextTokenException("The NextToken value is invalid.")
-    return int(token)
-
-
-def _checked_tags(tags: list[dict[str, str]]) -> dict[str, str]:
-    result: dict[str, str] = {}
-    for tag in tags:
-        key, value = tag.get("Key"), tag.get("Value", "")
-        _refuse_nul(Tags=[key or "", value])
-        if not key:
-            raise e.InvalidParameterException("A tag key must not be empty.")
-        if key.lower().startswith("aws:"):
-            raise e.InvalidParameterException("Tag keys beginning with 'aws:' are reserved.")
-        result[key] = value
-    if len(result) > _MAX_TAGS:
-        raise e.InvalidParameterException(f"A secret can have at most {_MAX_TAGS} tags.")
-    return result
