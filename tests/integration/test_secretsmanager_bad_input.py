@@ -17,12 +17,9 @@ replication status of the module's own secrets and of the replica one of them ha
 from __future__ import annotations
 
 import base64
-import copy
 import json
-import re
 import time
 import uuid
-import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,12 +28,12 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from botocore.model import ListShape, MapShape, Shape, StructureShape
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from botocore.model import Shape
+from hypothesis import given
 
 from strongroom.protocol.registry import load_model
-from tests.support import signing
+from tests.support import bad_requests, signing
+from tests.support.bad_requests import SERIALIZATION, VALIDATION
 from tests.support.server import REGION
 
 MODEL = load_model("secretsmanager")
@@ -124,27 +121,12 @@ PUBLIC_POLICY: dict[str, Any] = {
 ON_REPLICA = (
     "Operation not permitted on a replica secret. Call must be made in primary secret's region."
 )
-SERIALIZATION = "SerializationException"
-VALIDATION = "ValidationException"
 INVALID_PARAMETER = "InvalidParameterException"
 INVALID_REQUEST = "InvalidRequestException"
 INVALID_NEXT_TOKEN = "InvalidNextTokenException"
 NOT_FOUND = "ResourceNotFoundException"
 MALFORMED_POLICY = "MalformedPolicyDocumentException"
 PUBLIC_POLICY_REFUSED = "PublicPolicyException"
-# Characters at least one model pattern refuses: space, punctuation, beyond Latin-1, control.
-PATTERN_BREAKERS = [" ", "!", "é", "\u0100", "\u2603", "\U0001f600", "\x00", "\x7f", "\n"]
-WRONG_TYPES = {
-    "string": [1, 1.5, True, [], {}, ["a"]],
-    "blob": [1, True, [], {}, 1.5],
-    "integer": ["1", 1.5, True, [], {}, 2**31, -(2**31) - 1, 10**30],
-    "long": ["1", 1.5, True, [], {}, 2**63],
-    "boolean": ["true", "false", 0, 1, [], {}],
-    "list": ["a", 1, True, {}],
-    "map": ["a", 1, True, []],
-    "structure": ["a", 1, True, []],
-}
-BAD_BASE64 = ["!!!!", "YQ=", "Y", "é", "YQ==YQ==", "====", "Y Q=="]
 
 
 def read_and_noted(sm: Any, name: str) -> None:
@@ -180,18 +162,6 @@ class Clients:
     primary: Any  # REGION, where the module's secrets are made
     replica: Any  # REPLICA_REGION
     other: Any  # OTHER_REGION
-
-
-@dataclass(frozen=True)
-class BadRequest:
-    kind: str
-    body: bytes | str
-    expected: frozenset[str]
-    secret: str | None = None  # a sensitive value that must never come back in the message
-
-    def __repr__(self) -> str:  # keep Hypothesis' failure report readable
-        shown = self.body if len(self.body) < 300 else self.body[:300] + "..."
-        return f"BadRequest({self.kind!r}, {shown!r})"
 
 
 def call(
@@ -384,57 +354,6 @@ def snapshot(clients: Clients, world: World) -> dict[str, Any]:
     }
 
 
-# Valid values
-
-
-def _pattern(shape: Shape) -> re.Pattern[str] | None:
-    text = shape.metadata.get("pattern")
-    if text is None:
-        return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return re.compile(text)
-
-
-def _fits_pattern(shape: Shape, value: str) -> bool:
-    pattern = _pattern(shape)
-    return pattern is None or pattern.fullmatch(value) is not None
-
-
-def _valid_string(shape: Shape, length: int | None = None) -> str:
-    """A value of the given length (else the shortest one) that fits the shape's pattern."""
-    if shape.metadata.get("enum"):
-        return str(shape.metadata["enum"][0])
-    shortest = max(shape.metadata.get("min", 1), 1)
-    for n in [length] if length is not None else range(shortest, shortest + 8):
-        for candidate in ("a" * n, "a" * (n - 2) + "-1"):  # the second fits e.g. us-east-1
-            if len(candidate) == n and _fits_pattern(shape, candidate):
-                return candidate
-    raise AssertionError(f"no valid value of length {length} for {shape.name}")
-
-
-def valid_value(shape: Shape) -> Any:
-    """A small value that satisfies every constraint of the shape."""
-    kind, low = shape.type_name, shape.metadata.get("min")
-    if shape.name in STRUCTURE_VALUES:
-        return copy.deepcopy(STRUCTURE_VALUES[shape.name])
-    if kind == "string":
-        return _valid_string(shape)
-    if kind == "blob":
-        return base64.b64encode(b"x" * max(low or 1, 1)).decode()
-    if kind in ("integer", "long"):
-        return max(low or 1, 1)
-    if kind == "boolean":
-        return False
-    if isinstance(shape, ListShape):
-        return [valid_value(shape.member) for _ in range(max(low or 1, 1))]
-    if isinstance(shape, MapShape):
-        return {"k": valid_value(shape.value)}
-    if isinstance(shape, StructureShape):
-        return {name: valid_value(shape.members[name]) for name in shape.required_members}
-    raise AssertionError(f"unexpected shape type {kind}")
-
-
 def top_level_value(name: str, shape: Shape, operation: str, world: World) -> Any:
     """A valid value that names the module's own secrets, so a wrongly accepted request
     would show up as a change."""
@@ -465,164 +384,7 @@ def top_level_value(name: str, shape: Shape, operation: str, world: World) -> An
         "AddReplicaRegions": lambda: [{"Region": REPLICA_REGION}],
         "RemoveReplicaRegions": lambda: [REPLICA_REGION],
     }
-    return values[name]() if name in values else valid_value(shape)
-
-
-# One defect at one place
-
-
-@dataclass(frozen=True)
-class Spot:
-    """A place in the request: a path of member names and list/map steps, and its shape."""
-
-    path: tuple[str, ...]
-    shape: Shape
-    required: bool
-    sensitive: bool
-
-
-def spots(
-    shape: StructureShape, prefix: tuple[str, ...] = (), depth: int = 0, sensitive: bool = False
-) -> list[Spot]:
-    found: list[Spot] = []
-    for name, member in shape.members.items():
-        path = (*prefix, name)
-        secret = sensitive or bool(member.metadata.get("sensitive"))
-        found.append(Spot(path, member, name in shape.required_members, secret))
-        if depth < 3:
-            found += _inner_spots(member, path, depth, secret)
-    return found
-
-
-def _inner_spots(shape: Shape, path: tuple[str, ...], depth: int, sensitive: bool) -> list[Spot]:
-    if isinstance(shape, StructureShape) and not shape.metadata.get("document"):
-        return spots(shape, path, depth + 1, sensitive)
-    if isinstance(shape, ListShape):
-        item = (*path, "[0]")
-        return [
-            Spot(item, shape.member, False, sensitive),
-            *_inner_spots(shape.member, item, depth + 1, sensitive),
-        ]
-    if isinstance(shape, MapShape):
-        value = (*path, "{k}")
-        return [
-            Spot(value, shape.value, False, sensitive),
-            *_inner_spots(shape.value, value, depth + 1, sensitive),
-        ]
-    return []
-
-
-def defects(spot: Spot) -> list[tuple[str, str]]:
-    """(kind, expected error) of every defect this spot can carry."""
-    shape, metadata = spot.shape, spot.shape.metadata
-    kind = shape.type_name
-    found = [("wrong type", SERIALIZATION)]
-    if spot.required:
-        found.append(("missing", VALIDATION))
-    if kind in ("string", "blob", "list"):
-        if metadata.get("min", 0) > 0:
-            found.append(("too short", VALIDATION))
-        if "max" in metadata:
-            found.append(("too long", VALIDATION))
-    if kind in ("integer", "long"):
-        if "min" in metadata:
-            found.append(("too small", VALIDATION))
-        if "max" in metadata:
-            found.append(("too large", VALIDATION))
-    if kind == "string" and metadata.get("enum"):
-        found.append(("not in enum", VALIDATION))
-    if kind == "string" and "pattern" in metadata and not metadata.get("enum"):
-        found.append(("breaks pattern", VALIDATION))
-    if kind == "blob":
-        found.append(("bad base64", SERIALIZATION))
-    return found
-
-
-@st.composite
-def bad_value(draw: st.DrawFn, shape: Shape, kind: str) -> Any:
-    metadata = shape.metadata
-    low, high = metadata.get("min", 0), metadata.get("max")
-    if kind == "wrong type":
-        return draw(st.sampled_from(WRONG_TYPES[shape.type_name]))
-    if kind == "bad base64":
-        return draw(st.sampled_from(BAD_BASE64))
-    if kind in ("too short", "too long"):
-        length = (
-            draw(st.integers(0, low - 1)) if kind == "too short" else high + draw(st.integers(1, 3))
-        )
-        if shape.type_name == "string":
-            return _valid_string(shape, length) if length else ""
-        if shape.type_name == "blob":
-            return base64.b64encode(b"x" * length).decode()
-        assert isinstance(shape, ListShape)
-        return [valid_value(shape.member) for _ in range(length)]
-    if kind == "too small":
-        return draw(st.integers(max(low - 1000, -(2**31)), low - 1))
-    if kind == "too large":
-        return draw(st.integers(high + 1, min(high + 1000, 2**31 - 1)))
-    if kind == "not in enum":
-        enum = metadata["enum"]
-        near_misses = [v.upper() for v in enum] + [v + " " for v in enum] + ["", "X"]
-        return draw(
-            (st.sampled_from(near_misses) | st.text(max_size=12)).filter(
-                lambda value: value not in enum
-            )
-        )
-    if kind == "breaks pattern":
-        base = _valid_string(shape)
-        breaking = [base + c for c in PATTERN_BREAKERS if not _fits_pattern(shape, base + c)]
-        return draw(st.sampled_from(breaking))
-    raise AssertionError(kind)
-
-
-def _container(request: dict[str, Any], parent: tuple[str, ...]) -> Any:
-    """The list, map or structure at `parent` (which _ensure_path has made present)."""
-    current: Any = request
-    for step in parent:
-        if step == "[0]":
-            current = current[0]
-        elif step == "{k}":
-            current = current["k"]
-        else:
-            current = current[step]
-    return current
-
-
-def _place(request: dict[str, Any], spot: Spot, value: Any, remove: bool) -> None:
-    container = _container(request, spot.path[:-1])
-    last = spot.path[-1]
-    key: Any = 0 if last == "[0]" else "k" if last == "{k}" else last
-    if remove:
-        del container[key]
-    else:
-        container[key] = value
-
-
-def _ensure_path(request: dict[str, Any], operation: Any, spot: Spot, world: World) -> None:
-    """Make every ancestor of the spot present with a valid value (a one-element list, ...)."""
-    name = spot.path[0]
-    if name not in request:
-        request[name] = top_level_value(
-            name, operation.input_shape.members[name], operation.name, world
-        )
-    container: Any = request[name]
-    shape: Shape = operation.input_shape.members[name]
-    for step in spot.path[1:]:
-        if step == "[0]":
-            assert isinstance(shape, ListShape)
-            if not container:
-                container.append(valid_value(shape.member))
-            container, shape = container[0], shape.member
-        elif step == "{k}":
-            assert isinstance(shape, MapShape)
-            container.setdefault("k", valid_value(shape.value))
-            container, shape = container["k"], shape.value
-        else:
-            assert isinstance(shape, StructureShape)
-            shape = shape.members[step]
-            if step not in container:
-                container[step] = valid_value(shape)
-            container = container[step]
+    return values[name]() if name in values else bad_requests.valid_value(shape, STRUCTURE_VALUES)
 
 
 def _fit_companions(request: dict[str, Any], operation: Any, member: str, world: World) -> None:
@@ -638,65 +400,14 @@ def _fit_companions(request: dict[str, Any], operation: Any, member: str, world:
                     request.pop(other, None)
 
 
-def base_request(operation: Any, world: World) -> dict[str, Any]:
-    shape = operation.input_shape
-    names = [*shape.required_members, *BASE_EXTRAS.get(operation.name, [])]
-    return {
-        name: top_level_value(name, shape.members[name], operation.name, world) for name in names
-    }
-
-
-MALFORMED = "malformed body"
-
-
-@st.composite
-def bad_request(draw: st.DrawFn, operation: Any, world: World) -> BadRequest:
-    """One defect: first its kind (so rare kinds are drawn as often as common ones), then where."""
-    by_kind: dict[str, list[tuple[Spot, str]]] = {}
-    for spot in spots(operation.input_shape):
-        for kind, expected in defects(spot):
-            by_kind.setdefault(kind, []).append((spot, expected))
-    kind = draw(st.sampled_from([*sorted(by_kind), MALFORMED]))
-    if kind == MALFORMED:
-        return draw(malformed_body(operation, world))
-    spot, expected = draw(st.sampled_from(by_kind[kind]))
-    request = base_request(operation, world)
-    _fit_companions(request, operation, spot.path[0], world)
-    _ensure_path(request, operation, spot, world)
-    value = None
-    if kind == "missing":
-        _place(request, spot, None, remove=True)
-    else:
-        value = draw(bad_value(spot.shape, kind))
-        _place(request, spot, value, remove=False)
-    secret = value if spot.sensitive and isinstance(value, str) and len(value) >= 8 else None
-    label = f"{kind} at {'.'.join(spot.path)}"
-    return BadRequest(label, json.dumps(request), frozenset({expected}), secret)
-
-
-@st.composite
-def malformed_body(draw: st.DrawFn, operation: Any, world: World) -> BadRequest:
-    valid = json.dumps(base_request(operation, world) or {"MaxResults": 1})
-    kind = draw(st.sampled_from(["truncated", "not an object", "garbage", "deep nesting"]))
-    if kind == "truncated":
-        body: bytes | str = valid[: draw(st.integers(1, len(valid) - 1))]
-    elif kind == "not an object":
-        body = draw(st.sampled_from(["[]", "null", "1", '"text"', "true", "[{}]", f"[{valid}]"]))
-    elif kind == "garbage":
-        body = draw(st.binary(min_size=1, max_size=64).filter(_not_a_json_object))
-    else:
-        depth = draw(st.integers(1_000, 200_000))
-        body = draw(st.sampled_from(["[" * depth, '{"a":' * depth, '{"SecretId":' + "[" * depth]))
-    return BadRequest(f"{MALFORMED}: {kind}", body, frozenset({SERIALIZATION}))
-
-
-def _not_a_json_object(body: bytes) -> bool:
-    if not body.strip():
-        return False  # an empty body means {}, a valid request for some operations
-    try:
-        return not isinstance(json.loads(body), dict)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return True
+SERVICE = bad_requests.Service(
+    top_level_value,
+    minimal_request={"MaxResults": 1},
+    id_member="SecretId",
+    structures=STRUCTURE_VALUES,
+    base_extras=BASE_EXTRAS,
+    companions=_fit_companions,
+)
 
 
 def _error_fields_ok(payload: dict[str, Any]) -> bool:
@@ -710,17 +421,9 @@ def test_bad_requests_get_400_and_change_nothing(dev_server, clients, world, ope
     region = OPERATION_REGIONS.get(operation_name, REGION)
     before = snapshot(clients, world)
 
-    @settings(
-        max_examples=25,
-        deadline=None,
-        suppress_health_check=[
-            HealthCheck.function_scoped_fixture,
-            HealthCheck.too_slow,
-            HealthCheck.data_too_large,
-        ],
-    )
-    @given(bad=bad_request(operation, world))
-    def check(bad: BadRequest) -> None:
+    @bad_requests.SETTINGS
+    @given(bad=bad_requests.bad_request(operation, world, SERVICE))
+    def check(bad: bad_requests.BadRequest) -> None:
         status, payload = call(dev_server, operation_name, bad.body, region)
         assert status == 400, (status, payload)
         # Exactly the error the defect calls for (never merely some model error).
