@@ -216,6 +216,25 @@ def test_concurrent_puts_leave_one_current_one_previous_and_every_version(dev_se
     assert current["VersionId"] in acknowledged
 
 
+def test_concurrent_creates_of_one_name_make_one_secret(dev_server, sm):
+    name = unique_name()
+    clients = [dev_server.client("secretsmanager") for _ in range(8)]
+
+    def create(i: int) -> str:
+        try:
+            clients[i % len(clients)].create_secret(Name=name, SecretString=f"v{i}")
+        except sm.exceptions.ResourceExistsException:
+            return "exists"
+        return "created"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(create, range(16)))
+    assert sorted(outcomes) == ["created"] + ["exists"] * 15
+    listed = sm.list_secrets(Filters=[{"Key": "name", "Values": [name]}])["SecretList"]
+    assert [entry["Name"] for entry in listed] == [name]
+    assert len(sm.list_secret_version_ids(SecretId=name)["Versions"]) == 1
+
+
 def list_all(sm, **params) -> list[dict]:
     entries, token = [], None
     while True:
