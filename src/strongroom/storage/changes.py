@@ -5,6 +5,11 @@ Storage keeps named counters. A write to a cached table bumps `cache` in the sam
 it serves a request) and reacts when one moved: it drops its caches, or seals its barrier. So a
 change made by another worker or node is seen within that bound, and one made here at once.
 Caches hold only what storage holds (ciphertext and metadata), never decrypted material.
+
+Within a process a write is seen at once: its caches are emptied when the write is recorded and
+again once its transaction is committed (when the connection goes back to the pool), and a load
+that overlapped either emptying is not remembered. So no thread keeps a row it read from
+before the commit, such as "no such secret" while a concurrent create was committing.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Hashable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -23,6 +28,7 @@ POLL_SECONDS = 0.1
 MAX_ENTRIES = 10_000
 CACHE = "cache"
 SEAL = "seal"
+_BUMPED = "strongroom.cache_bumped"  # marks a pooled connection whose transaction bumped CACHE
 
 Value = TypeVar("Value")
 
@@ -35,6 +41,8 @@ class ChangeFeed:
         self._seen: dict[str, int] = {}
         self._checked_at = 0.0
         self._lock = threading.Lock()
+        self._generation = 0  # how often the caches were emptied: a load that spans one is stale
+        sa.event.listen(engine.pool, "checkin", self._after_transaction)
 
     def cached(
         self, cache: dict[Hashable, object], key: Hashable, load: Callable[[], Value]
@@ -43,10 +51,12 @@ class ChangeFeed:
         self.poll()
         if key in cache:
             return cache[key]  # type: ignore[return-value]
+        generation = self._generation
         value = load()
-        if len(cache) >= MAX_ENTRIES:
-            cache.clear()
-        cache[key] = value
+        if generation == self._generation:
+            if len(cache) >= MAX_ENTRIES:
+                cache.clear()
+            cache[key] = value
         return value
 
     def new_cache(self) -> dict[Hashable, object]:
@@ -65,9 +75,9 @@ class ChangeFeed:
             .where(change_counter.c.name == counter)
             .values(counter=change_counter.c.counter + 1)
         )
-        # Not updating `_seen`: the next poll clears again, which also drops any stale row a
-        # concurrent reader may have cached between this write and its commit.
+        # Not updating `_seen`: the next poll clears again, for the other processes' sake.
         if counter == CACHE:
+            connection.info[_BUMPED] = True
             self._clear()
 
     def acknowledge(self, counter: str) -> None:
@@ -97,6 +107,11 @@ class ChangeFeed:
             self._seen = counters
             self._checked_at = now
 
+    def _after_transaction(self, _dbapi_connection: object, record: Any) -> None:
+        if record.info.pop(_BUMPED, False):
+            self._clear()
+
     def _clear(self) -> None:
+        self._generation += 1
         for cache in self._caches:
             cache.clear()
