@@ -44,6 +44,8 @@ OPERATIONS = [
     "TagResource",
     "UntagResource",
     "ListResourceTags",
+    "ScheduleKeyDeletion",
+    "CancelKeyDeletion",
 ]
 # Members the model leaves optional but the operation cannot do without.
 SERVICE_REQUIRED = {

@@ -18,8 +18,9 @@ from tests.support.server import Server
 
 @contextmanager
 def storage(server: Server) -> Iterator[sa.Engine]:
-    if server.args[:1] == ["--storage"]:
-        url = server.args[1].replace("postgresql://", "postgresql+psycopg://", 1)
+    if "--storage" in server.args:
+        given = server.args[server.args.index("--storage") + 1]
+        url = given.replace("postgresql://", "postgresql+psycopg://", 1)
     else:
         url = f"sqlite:///{server.data_dir / 'strongroom.db'}"
     engine = sa.create_engine(url, poolclass=NullPool)

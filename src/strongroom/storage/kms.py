@@ -92,6 +92,33 @@ class KmsRepository:
             # Keys are cached: without this a disabled key would keep encrypting here.
             self._changes.bump(connection)
 
+    def due_for_deletion(self, now: float) -> list[str]:
+        with self._engine.connect() as connection:
+            return list(
+                connection.scalars(
+                    sa.select(kms_keys.c.key_id).where(kms_keys.c.deletion_date <= now)
+                )
+            )
+
+    def destroy_key(self, key_id: str, due_by: float) -> bool:
+        """Delete the key with its material, aliases and tags if its deletion date has come.
+        True when it was deleted."""
+        with self._engine.begin() as connection:
+            # Writing the row first locks it and tells whether it still qualifies.
+            claim = (
+                sa.update(kms_keys)
+                .where(kms_keys.c.key_id == key_id, kms_keys.c.deletion_date <= due_by)
+                .values(key_id=key_id)
+            )
+            if connection.execute(claim).rowcount == 0:
+                return False
+            for table in (kms_tags, kms_key_materials):
+                connection.execute(sa.delete(table).where(table.c.key_id == key_id))
+            connection.execute(sa.delete(kms_aliases).where(kms_aliases.c.target_key_id == key_id))
+            connection.execute(sa.delete(kms_keys).where(kms_keys.c.key_id == key_id))
+            self._changes.bump(connection)
+        return True
+
     def keys(self, account_id: str, region: str, after: str, limit: int) -> list[StoredKey]:
         """Keys ordered by id, starting after the id `after` ('' for the first page)."""
         with self._engine.connect() as connection:

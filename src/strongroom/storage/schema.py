@@ -61,6 +61,7 @@ kms_keys = sa.Table(
     sa.Column("multi_region", sa.Boolean, nullable=False),
     sa.Column("current_material_version", sa.Integer, nullable=False),
     sa.Column("creation_date", sa.Float, nullable=False),
+    sa.Column("deletion_date", sa.Float, nullable=True),  # set while PendingDeletion
     # Barrier integrity tag over every column above: storage cannot re-enable a key, move it
     # to another account or rewrite its policy unnoticed.
     sa.Column("row_mac", sa.LargeBinary, nullable=False),

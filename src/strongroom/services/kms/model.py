@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 ENABLED = "Enabled"
 DISABLED = "Disabled"
 PENDING_DELETION = "PendingDeletion"
+MIN_DELETION_WINDOW_DAYS, MAX_DELETION_WINDOW_DAYS = 7, 30
 
 SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
 ENCRYPT_DECRYPT = "ENCRYPT_DECRYPT"
@@ -115,14 +116,19 @@ class KmsKey:
     multi_region: bool
     current_material_version: int
     creation_date: float
+    deletion_date: float | None = None  # when a key PendingDeletion is deleted
 
     @property
     def arn(self) -> str:
         return f"arn:aws:kms:{self.region}:{self.account_id}:key/{self.key_id}"
 
     def record(self) -> bytes:
-        """Every field, canonically: what the row's integrity tag covers."""
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":")).encode()
+        """Every field, canonically: what the row's integrity tag covers. A key never
+        scheduled for deletion is recorded without deletion_date, as rows were before it."""
+        fields = asdict(self)
+        if fields["deletion_date"] is None:
+            del fields["deletion_date"]
+        return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True)

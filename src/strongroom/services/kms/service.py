@@ -22,7 +22,9 @@ from strongroom.services.kms.model import (
     ENABLED,
     ENCRYPT_DECRYPT,
     MAX_ALIASES_PER_KEY,
+    MAX_DELETION_WINDOW_DAYS,
     MAX_TAGS_PER_KEY,
+    MIN_DELETION_WINDOW_DAYS,
     PENDING_DELETION,
     SYMMETRIC_DEFAULT,
     KmsAlias,
@@ -191,6 +193,44 @@ class KMS:
         key = self._resolve(ctx, KeyId, allow_alias=False)
         self._require_not_pending_deletion(key)
         self._save(replace(key, key_state=DISABLED))
+
+    # Deletion
+
+    def schedule_key_deletion(
+        self, ctx: RequestContext, KeyId: str, PendingWindowInDays: int = 30
+    ) -> dict[str, Any]:
+        if not MIN_DELETION_WINDOW_DAYS <= PendingWindowInDays <= MAX_DELETION_WINDOW_DAYS:
+            raise e.ValidationException(
+                "1 validation error detected: Value at 'pendingWindowInDays' failed to satisfy "
+                f"constraint: Member must have value between {MIN_DELETION_WINDOW_DAYS} and "
+                f"{MAX_DELETION_WINDOW_DAYS}"
+            )
+        key = self._resolve(ctx, KeyId, allow_alias=False)
+        self._require_not_pending_deletion(key)
+        deletion_date = self._clock.time() + PendingWindowInDays * 86400
+        self._save(replace(key, key_state=PENDING_DELETION, deletion_date=deletion_date))
+        return {
+            "KeyId": key.arn,
+            "DeletionDate": deletion_date,
+            "KeyState": PENDING_DELETION,
+            "PendingWindowInDays": PendingWindowInDays,
+        }
+
+    def cancel_key_deletion(self, ctx: RequestContext, KeyId: str) -> dict[str, Any]:
+        key = self._resolve(ctx, KeyId, allow_alias=False)
+        if key.key_state != PENDING_DELETION:
+            raise e.KMSInvalidStateException(f"{key.arn} is not pending deletion.")
+        # As AWS does: a key whose deletion is cancelled comes back disabled.
+        self._save(replace(key, key_state=DISABLED, deletion_date=None))
+        return {"KeyId": key.arn}
+
+    def delete_due_keys(self) -> None:
+        """Background job: destroy every key whose deletion date has come, with its key
+        material, aliases and tags (a concurrent CancelKeyDeletion wins)."""
+        now = self._clock.time()
+        for key_id in self._keys.due_for_deletion(now):
+            if self._keys.destroy_key(key_id, due_by=now):
+                log.info("deleted KMS key %s: its waiting period ended", key_id)
 
     # Cryptographic operations
 
@@ -611,7 +651,7 @@ def _key_metadata(key: KmsKey) -> dict[str, Any]:
         "EncryptionAlgorithms": [SYMMETRIC_DEFAULT],
         "MultiRegion": key.multi_region,
         "CurrentKeyMaterialId": material_id,
-    }
+    } | ({"DeletionDate": key.deletion_date} if key.deletion_date is not None else {})
 
 
 def _paged(member: str, page: list[dict[str, Any]], next_marker: str | None) -> dict[str, Any]:
