@@ -80,6 +80,7 @@ class Core:
                 "secretsmanager.purge": self.secrets.purge_due_deletions,
                 "secretsmanager.replicas": self.secrets.sync_replicas,
                 "kms.delete": self.kms.delete_due_keys,
+                "kms.rotate": self.kms.rotate_due_keys,
             },
         )
         self.dispatcher = Dispatcher(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, fields
 from typing import Any
@@ -9,9 +10,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from strongroom.services.kms.model import KmsAlias, KmsKey
+from strongroom.services.kms.model import ENABLED, KeyMaterial, KmsAlias, KmsGrant, KmsKey
 from strongroom.storage.changes import ChangeFeed
-from strongroom.storage.schema import kms_aliases, kms_key_materials, kms_keys, kms_tags
+from strongroom.storage.schema import (
+    kms_aliases,
+    kms_grants,
+    kms_key_materials,
+    kms_keys,
+    kms_tags,
+)
 
 # A stored key is the key and the barrier's integrity tag over it (verified by the service).
 _KEY_COLUMNS = [*(kms_keys.c[f.name] for f in fields(KmsKey)), kms_keys.c.row_mac]
@@ -25,8 +32,30 @@ def _stored_key(row: sa.Row[Any]) -> StoredKey:
 _ALIAS_COLUMNS = [kms_aliases.c[f.name] for f in fields(KmsAlias)]
 
 
+_GRANT_COLUMNS = [*(kms_grants.c[f.name] for f in fields(KmsGrant)), kms_grants.c.row_mac]
+StoredGrant = tuple[KmsGrant, bytes]
+
+
+def _stored_grant(row: sa.Row[Any]) -> StoredGrant:
+    values: dict[str, Any] = dict(zip([f.name for f in fields(KmsGrant)], row[:-1], strict=True))
+    values["operations"] = tuple(json.loads(values["operations"]))
+    values["constraints"] = json.loads(values["constraints"]) if values["constraints"] else None
+    return KmsGrant(**values), row[-1]
+
+
+def _grant_row(grant: KmsGrant) -> dict[str, Any]:
+    row = asdict(grant)
+    row["operations"] = json.dumps(list(grant.operations))
+    row["constraints"] = json.dumps(grant.constraints) if grant.constraints else None
+    return row
+
+
 class AliasExists(Exception):
     """An alias of that name exists in that account and region."""
+
+
+class RotationConflict(Exception):
+    """Another rotation of the key committed first."""
 
 
 class KmsRepository:
@@ -100,6 +129,56 @@ class KmsRepository:
                 )
             )
 
+    def due_for_rotation(self, now: float) -> list[str]:
+        """Enabled keys whose automatic rotation date has come (a disabled key waits)."""
+        with self._engine.connect() as connection:
+            return list(
+                connection.scalars(
+                    sa.select(kms_keys.c.key_id).where(
+                        kms_keys.c.next_rotation_date <= now, kms_keys.c.key_state == ENABLED
+                    )
+                )
+            )
+
+    def rotate(
+        self, key: KmsKey, row_mac: bytes, material_blob: bytes, rotation_type: str, now: float
+    ) -> None:
+        """Store `key` (whose current_material_version is the new one) with its new material.
+        RotationConflict when another rotation made that version first."""
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(
+                    sa.insert(kms_key_materials).values(
+                        key_id=key.key_id,
+                        version=key.current_material_version,
+                        material_blob=material_blob,
+                        created_at=now,
+                        rotation_type=rotation_type,
+                    )
+                )
+                connection.execute(
+                    sa.update(kms_keys)
+                    .where(kms_keys.c.key_id == key.key_id)
+                    .values(**asdict(key), row_mac=row_mac)
+                )
+                self._changes.bump(connection)
+        except sa.exc.IntegrityError:
+            raise RotationConflict(key.key_id) from None
+
+    def materials(self, key_id: str) -> list[KeyMaterial]:
+        """The key's materials, oldest first."""
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(
+                    kms_key_materials.c.version,
+                    kms_key_materials.c.created_at,
+                    kms_key_materials.c.rotation_type,
+                )
+                .where(kms_key_materials.c.key_id == key_id)
+                .order_by(kms_key_materials.c.version)
+            )
+            return [KeyMaterial(*row) for row in rows]
+
     def destroy_key(self, key_id: str, due_by: float) -> bool:
         """Delete the key with its material, aliases and tags if its deletion date has come.
         True when it was deleted."""
@@ -112,7 +191,7 @@ class KmsRepository:
             )
             if connection.execute(claim).rowcount == 0:
                 return False
-            for table in (kms_tags, kms_key_materials):
+            for table in (kms_tags, kms_grants, kms_key_materials):
                 connection.execute(sa.delete(table).where(table.c.key_id == key_id))
             connection.execute(sa.delete(kms_aliases).where(kms_aliases.c.target_key_id == key_id))
             connection.execute(sa.delete(kms_keys).where(kms_keys.c.key_id == key_id))
@@ -164,6 +243,81 @@ class KmsRepository:
         if row is None:
             return None, None
         return _stored_key(row[:-1]), row[-1]
+
+    # Grants
+
+    def create_grant(self, grant: KmsGrant, row_mac: bytes) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(sa.insert(kms_grants).values(**_grant_row(grant), row_mac=row_mac))
+
+    def grant(self, grant_id: str) -> StoredGrant | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                sa.select(*_GRANT_COLUMNS).where(kms_grants.c.grant_id == grant_id)
+            ).first()
+        return _stored_grant(row) if row else None
+
+    def grants(
+        self,
+        key_id: str,
+        after: str,
+        limit: int,
+        grant_id: str | None = None,
+        grantee_principal: str | None = None,
+        name: str | None = None,
+    ) -> list[StoredGrant]:
+        """The key's grants ordered by grant id, starting after `after`; optionally only
+        those with that id, grantee or name."""
+        query = sa.select(*_GRANT_COLUMNS).where(
+            kms_grants.c.key_id == key_id, kms_grants.c.grant_id > after
+        )
+        for column, wanted in (
+            (kms_grants.c.grant_id, grant_id),
+            (kms_grants.c.grantee_principal, grantee_principal),
+            (kms_grants.c.name, name),
+        ):
+            if wanted is not None:
+                query = query.where(column == wanted)
+        with self._engine.connect() as connection:
+            rows = connection.execute(query.order_by(kms_grants.c.grant_id).limit(limit))
+            return [_stored_grant(row) for row in rows]
+
+    def retirable_grants(
+        self, account_id: str, region: str, retiring_principal: str, after: str, limit: int
+    ) -> list[StoredGrant]:
+        """Grants on the account's keys in the region that the principal may retire."""
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(*_GRANT_COLUMNS)
+                .join(kms_keys, kms_keys.c.key_id == kms_grants.c.key_id)
+                .where(
+                    kms_keys.c.account_id == account_id,
+                    kms_keys.c.region == region,
+                    kms_grants.c.retiring_principal == retiring_principal,
+                    kms_grants.c.grant_id > after,
+                )
+                .order_by(kms_grants.c.grant_id)
+                .limit(limit)
+            )
+            return [_stored_grant(row) for row in rows]
+
+    def grant_counts(self, key_id: str, grantee_principal: str) -> tuple[int, int]:
+        """How many grants the key has, and how many of them name this grantee."""
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                sa.select(
+                    sa.func.count(),
+                    sa.func.count().filter(kms_grants.c.grantee_principal == grantee_principal),
+                ).where(kms_grants.c.key_id == key_id)
+            ).one()
+        return row[0], row[1]
+
+    def delete_grant(self, grant_id: str) -> bool:
+        with self._engine.begin() as connection:
+            deleted = connection.execute(
+                sa.delete(kms_grants).where(kms_grants.c.grant_id == grant_id)
+            ).rowcount
+        return deleted > 0
 
     # Aliases
 

@@ -62,6 +62,8 @@ kms_keys = sa.Table(
     sa.Column("current_material_version", sa.Integer, nullable=False),
     sa.Column("creation_date", sa.Float, nullable=False),
     sa.Column("deletion_date", sa.Float, nullable=True),  # set while PendingDeletion
+    sa.Column("rotation_period_days", sa.Integer, nullable=True),  # set while rotation is on
+    sa.Column("next_rotation_date", sa.Float, nullable=True),
     # Barrier integrity tag over every column above: storage cannot re-enable a key, move it
     # to another account or rewrite its policy unnoticed.
     sa.Column("row_mac", sa.LargeBinary, nullable=False),
@@ -75,6 +77,7 @@ kms_key_materials = sa.Table(
     sa.Column("version", sa.Integer, primary_key=True),
     sa.Column("material_blob", sa.LargeBinary, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("rotation_type", sa.String(16), nullable=True),  # AUTOMATIC, ON_DEMAND; None: first
 )
 
 kms_aliases = sa.Table(
@@ -94,6 +97,24 @@ kms_tags = sa.Table(
     sa.Column("key_id", sa.String(36), sa.ForeignKey("kms_keys.key_id"), primary_key=True),
     sa.Column("tag_key", sa.String(128), primary_key=True),
     sa.Column("tag_value", sa.String(256), nullable=False),
+)
+
+kms_grants = sa.Table(
+    "kms_grants",
+    metadata,
+    sa.Column("grant_id", sa.String(64), primary_key=True),
+    sa.Column("key_id", sa.String(36), sa.ForeignKey("kms_keys.key_id"), nullable=False),
+    sa.Column("name", sa.String(256), nullable=True),
+    sa.Column("grantee_principal", sa.String(256), nullable=False),
+    sa.Column("retiring_principal", sa.String(256), nullable=True),
+    sa.Column("issuing_account", sa.String(256), nullable=False),
+    sa.Column("operations", sa.Text, nullable=False),  # JSON list
+    sa.Column("constraints", sa.Text, nullable=True),  # JSON object
+    sa.Column("creation_date", sa.Float, nullable=False),
+    # A grant gives access: its integrity tag keeps storage from widening one unnoticed.
+    sa.Column("row_mac", sa.LargeBinary, nullable=False),
+    sa.Index("ix_kms_grants_key", "key_id"),
+    sa.Index("ix_kms_grants_retiring", "retiring_principal"),
 )
 
 sm_secrets = sa.Table(
@@ -168,6 +189,7 @@ SERVICE_TABLES = (
     sm_stages,
     sm_versions,
     sm_secrets,
+    kms_grants,
     kms_tags,
     kms_aliases,
     kms_key_materials,

@@ -63,3 +63,23 @@ class DryRunOperationException(AwsError):
 
 class CustomKeyStoreNotFoundException(AwsError):
     pass
+
+
+class InvalidGrantTokenException(AwsError):
+    pass
+
+
+class InvalidGrantIdException(AwsError):
+    pass
+
+
+class KMSInvalidSignatureException(AwsError):
+    pass
+
+
+class KMSInvalidMacException(AwsError):
+    pass
+
+
+class ConflictException(AwsError):
+    pass

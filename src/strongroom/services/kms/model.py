@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
@@ -12,8 +13,10 @@ DISABLED = "Disabled"
 PENDING_DELETION = "PendingDeletion"
 MIN_DELETION_WINDOW_DAYS, MAX_DELETION_WINDOW_DAYS = 7, 30
 
-SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
-ENCRYPT_DECRYPT = "ENCRYPT_DECRYPT"
+MIN_ROTATION_PERIOD_DAYS, MAX_ROTATION_PERIOD_DAYS = 90, 2560
+DEFAULT_ROTATION_PERIOD_DAYS = 365
+MAX_ON_DEMAND_ROTATIONS = 25  # per key, as the KMS developer guide gives it
+AUTOMATIC, ON_DEMAND = "AUTOMATIC", "ON_DEMAND"
 
 ALIAS_PREFIX = "alias/"
 RESERVED_ALIAS_PREFIX = "alias/aws/"
@@ -32,6 +35,12 @@ CACHED_OPERATIONS = frozenset(
         "GenerateDataKey",
         "GenerateDataKeyWithoutPlaintext",
         "GenerateRandom",
+        "Sign",
+        "Verify",
+        "GenerateMac",
+        "VerifyMac",
+        "GetPublicKey",
+        "DeriveSharedSecret",
     }
 )
 
@@ -117,18 +126,55 @@ class KmsKey:
     current_material_version: int
     creation_date: float
     deletion_date: float | None = None  # when a key PendingDeletion is deleted
+    rotation_period_days: int | None = None  # set while automatic rotation is enabled
+    next_rotation_date: float | None = None
 
     @property
     def arn(self) -> str:
         return f"arn:aws:kms:{self.region}:{self.account_id}:key/{self.key_id}"
 
     def record(self) -> bytes:
-        """Every field, canonically: what the row's integrity tag covers. A key never
-        scheduled for deletion is recorded without deletion_date, as rows were before it."""
-        fields = asdict(self)
-        if fields["deletion_date"] is None:
-            del fields["deletion_date"]
+        """Every field, canonically: what the row's integrity tag covers. Optional fields
+        that are unset are left out, so rows tagged before a field existed stay intact."""
+        fields = {
+            name: value
+            for name, value in asdict(self).items()
+            if value is not None or name not in _OPTIONAL_FIELDS
+        }
         return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+
+
+_OPTIONAL_FIELDS = frozenset({"deletion_date", "rotation_period_days", "next_rotation_date"})
+
+
+def key_material_id(key_id: str, version: int) -> str:
+    """The 64-hex-digit id AWS gives each key material (CurrentKeyMaterialId, KeyMaterialId)."""
+    return hashlib.sha256(f"{key_id}/{version}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class KeyMaterial:
+    """One generation of a key's material (without the material itself)."""
+
+    version: int
+    created_at: float
+    rotation_type: str | None  # AUTOMATIC or ON_DEMAND; None for the key's first material
+
+
+@dataclass(frozen=True)
+class KmsGrant:
+    grant_id: str
+    key_id: str
+    name: str | None
+    grantee_principal: str
+    retiring_principal: str | None
+    issuing_account: str
+    operations: tuple[str, ...]
+    constraints: dict[str, dict[str, str]] | None
+    creation_date: float
+
+    def record(self) -> bytes:
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True)

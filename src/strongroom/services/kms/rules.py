@@ -3,8 +3,9 @@ names. Each raises the KMS error AWS raises for the broken rule."""
 
 from __future__ import annotations
 
-import json
-
+from strongroom.iam import policy as iam_policy
+from strongroom.iam.lockout import keeps_access
+from strongroom.services.context import RequestContext
 from strongroom.services.kms import errors as e
 from strongroom.services.kms.model import ALIAS_PREFIX, MAX_TAGS_PER_KEY, RESERVED_ALIAS_PREFIX
 
@@ -12,14 +13,25 @@ _NUL = "\0"
 _NUL_TAG_MESSAGE = "Tag keys and values cannot contain NUL characters."
 
 
-def checked_policy(policy: str) -> str:
+MAX_KEY_POLICY_BYTES = 32 * 1024  # AWS's key policy document size quota
+
+
+def checked_policy(policy: str, ctx: RequestContext, bypass_lockout_safety_check: bool) -> str:
+    """A key policy KMS would accept from this caller: within the size quota, valid in the IAM
+    policy grammar, and (unless bypassed) still letting the caller change it later."""
+    if len(policy.encode()) > MAX_KEY_POLICY_BYTES:
+        raise e.LimitExceededException(
+            f"The key policy exceeds the maximum size of {MAX_KEY_POLICY_BYTES} bytes."
+        )
     try:
-        document = json.loads(policy)
-    except ValueError:
-        raise e.MalformedPolicyDocumentException("The policy is not valid JSON.") from None
-    if not isinstance(document, dict) or "Statement" not in document:
+        parsed = iam_policy.parse(policy, iam_policy.PolicyKind.RESOURCE)
+    except iam_policy.MalformedPolicy as error:
+        raise e.MalformedPolicyDocumentException(error.message) from None
+    if not bypass_lockout_safety_check and not keeps_access(
+        parsed, "kms:PutKeyPolicy", ctx.principal.arn, ctx.account_id
+    ):
         raise e.MalformedPolicyDocumentException(
-            "The policy must be a JSON object with a Statement."
+            "The new key policy will not allow you to update the key policy in the future."
         )
     return policy
 

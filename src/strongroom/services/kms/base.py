@@ -1,0 +1,225 @@
+"""What every group of KMS operations shares: finding a key the caller may name, checking its
+integrity and state, and its key material (decrypted through the barrier, cached per process)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import secrets
+from collections.abc import Callable
+
+from strongroom.barrier.aead import IntegrityError
+from strongroom.barrier.barrier import Barrier
+from strongroom.clock import Clock
+from strongroom.services.context import RequestContext
+from strongroom.services.kms import asymmetric
+from strongroom.services.kms import errors as e
+from strongroom.services.kms.keyspecs import ALGORITHMS
+from strongroom.services.kms.model import (
+    DISABLED,
+    ENABLED,
+    PENDING_DELETION,
+    KmsAlias,
+    KmsKey,
+    parse_key_reference,
+)
+from strongroom.storage.kms import KmsRepository, StoredKey
+
+MATERIAL_CACHE_SIZE = 4096
+DRY_RUN_MESSAGE = "The request would have succeeded, but the DryRun option is set."
+log = logging.getLogger("strongroom.kms")
+
+_GRANT_TOKEN_NONCE_BYTES = 8
+_GRANT_TOKEN_TAG_BYTES = 16
+
+
+def material_aad(key: KmsKey, version: int) -> bytes:
+    # The ARN binds account and region too: moving a key row to another account in storage
+    # makes its material unreadable instead of handing the key to that account.
+    return f"kms_key_materials/{key.arn}/{version}".encode()
+
+
+class KmsBase:
+    def __init__(self, repository: KmsRepository, barrier: Barrier, clock: Clock) -> None:
+        self._keys = repository
+        self._barrier = barrier
+        self._clock = clock
+        # Decrypted key material, keyed by its stored ciphertext: a row that changes in storage
+        # (or is tampered with) is never served from here.
+        self._materials: dict[bytes, bytes] = {}
+        # Private keys parsed from their material (parsing an RSA key costs more than using it).
+        self._private_keys: dict[bytes, asymmetric.PrivateKey] = {}
+        # Key rows whose integrity tag was checked, by tag (saves a JSON dump and HMAC a call).
+        self._intact_rows: dict[bytes, KmsKey] = {}
+        # Data keys other services keep wrapped, unwrapped (see unwrap_data_key).
+        self._data_keys: dict[tuple[bytes, tuple[tuple[str, str], ...]], bytes] = {}
+
+    def forget_materials(self) -> None:
+        """Called on seal: no key material may outlive the unsealed barrier."""
+        for cache in (self._materials, self._private_keys, self._intact_rows, self._data_keys):
+            cache.clear()
+
+    # Finding keys
+
+    def _resolve(self, ctx: RequestContext, key_id: str, allow_alias: bool = True) -> KmsKey:
+        """Find the key a KeyId names in the caller's account and region, or NotFoundException."""
+        target = self._target_id(ctx, key_id, allow_alias)
+        return self._owned(ctx, self._verified(self._keys.key(target)), target)
+
+    def _target_id(self, ctx: RequestContext, key_id: str, allow_alias: bool) -> str:
+        reference = parse_key_reference(key_id)
+        if reference is None or (reference.alias_name is not None and not allow_alias):
+            raise e.NotFoundException(f"Invalid keyId {key_id}")
+        if reference.account_id not in (None, ctx.account_id) or reference.region not in (
+            None,
+            ctx.region,
+        ):
+            raise e.NotFoundException(f"Invalid arn {key_id}")
+        if reference.alias_name is not None:
+            return self._existing_alias(ctx, reference.alias_name).target_key_id
+        return reference.key_id or ""
+
+    def _existing_alias(self, ctx: RequestContext, alias_name: str) -> KmsAlias:
+        alias = self._keys.alias(ctx.account_id, ctx.region, alias_name)
+        if alias is None:
+            arn = f"arn:aws:kms:{ctx.region}:{ctx.account_id}:{alias_name}"
+            raise e.NotFoundException(f"Alias {arn} is not found.")
+        return alias
+
+    @staticmethod
+    def _owned(ctx: RequestContext, key: KmsKey | None, target_id: str) -> KmsKey:
+        if key is None or key.account_id != ctx.account_id or key.region != ctx.region:
+            arn = f"arn:aws:kms:{ctx.region}:{ctx.account_id}:key/{target_id}"
+            raise e.NotFoundException(f"Key '{arn}' does not exist")
+        return key
+
+    def _save(self, key: KmsKey) -> None:
+        self._keys.replace_key(key, self._barrier.mac(key.record()))
+
+    # Integrity
+
+    def _intact(self, key: KmsKey, row_mac: bytes) -> bool:
+        if self._intact_rows.get(row_mac) == key:
+            return True  # verified before: same tag, same fields
+        try:
+            self._barrier.verify(key.record(), row_mac)
+        except IntegrityError:
+            log.error("KMS key %s: its stored record failed an integrity check", key.key_id)
+            return False
+        if len(self._intact_rows) >= MATERIAL_CACHE_SIZE:
+            self._intact_rows.clear()
+        self._intact_rows[row_mac] = key
+        return True
+
+    def _verified(self, stored: StoredKey | None) -> KmsKey | None:
+        """The stored key, or KMSInvalidStateException when its row was altered in storage."""
+        if stored is None:
+            return None
+        key, row_mac = stored
+        if not self._intact(key, row_mac):
+            raise e.KMSInvalidStateException(
+                f"{key.arn} is unusable: its stored record failed an integrity check."
+            )
+        return key
+
+    # Key state and usage
+
+    @staticmethod
+    def _require_not_pending_deletion(key: KmsKey) -> None:
+        if key.key_state == PENDING_DELETION:
+            raise e.KMSInvalidStateException(f"{key.arn} is pending deletion.")
+
+    @staticmethod
+    def _require_enabled(key: KmsKey) -> None:
+        if key.key_state == DISABLED:
+            raise e.DisabledException(f"{key.arn} is disabled.")
+        if key.key_state != ENABLED:
+            raise e.KMSInvalidStateException(f"{key.arn} is {state_words(key.key_state)}.")
+
+    def _require_usable(self, key: KmsKey, usage: str, algorithm: str) -> None:
+        self._require_enabled(key)
+        if key.key_usage != usage:
+            raise e.InvalidKeyUsageException(
+                f"{key.arn} key usage is {key.key_usage} which is not valid for this operation."
+            )
+        if algorithm not in ALGORITHMS[key.key_spec][usage]:
+            raise e.InvalidKeyUsageException(
+                f"Algorithm {algorithm} is incompatible with key spec {key.key_spec}."
+            )
+
+    def _usable_key(
+        self, ctx: RequestContext, key_id: str, usage: str, algorithm: str
+    ) -> tuple[KmsKey, bytes]:
+        """The key a KeyId names, usable now for `usage` with `algorithm`, and its current
+        material."""
+        return self._checked_key(
+            ctx, key_id, lambda key: self._require_usable(key, usage, algorithm)
+        )
+
+    def _checked_key(
+        self, ctx: RequestContext, key_id: str, check: Callable[[KmsKey], None]
+    ) -> tuple[KmsKey, bytes]:
+        """The key a KeyId names and its current material (read in one query), once `check`
+        has passed."""
+        target = self._target_id(ctx, key_id, allow_alias=True)
+        found, blob = self._keys.key_with_material(target)
+        key = self._owned(ctx, self._verified(found), target)
+        check(key)
+        return key, self._material(key, key.current_material_version, blob)
+
+    # Key material
+
+    def _material(self, key: KmsKey, version: int, blob: bytes | None) -> bytes:
+        if blob is None:
+            raise e.InvalidCiphertextException("")
+        material = self._materials.get(blob)
+        if material is None:
+            try:
+                material = self._barrier.decrypt(blob, material_aad(key, version))
+            except IntegrityError:
+                raise e.KMSInvalidStateException(
+                    f"{key.arn} is unusable: its stored key material failed an integrity check."
+                ) from None
+            if len(self._materials) >= MATERIAL_CACHE_SIZE:
+                self._materials.clear()
+            self._materials[blob] = material
+        return material
+
+    def _private_key(self, material: bytes) -> asymmetric.PrivateKey:
+        private_key = self._private_keys.get(material)
+        if private_key is None:
+            private_key = asymmetric.load_private_key(material)
+            if len(self._private_keys) >= MATERIAL_CACHE_SIZE:
+                self._private_keys.clear()
+            self._private_keys[material] = private_key
+        return private_key
+
+    # Grant tokens: opaque to callers, unforgeable (a barrier MAC), naming one grant each.
+
+    def _grant_token(self, grant_id: str) -> str:
+        body = bytes.fromhex(grant_id) + secrets.token_bytes(_GRANT_TOKEN_NONCE_BYTES)
+        tag = self._barrier.mac(b"kms grant token\0" + body)[:_GRANT_TOKEN_TAG_BYTES]
+        return base64.urlsafe_b64encode(body + tag).decode().rstrip("=")
+
+    def _granted_id(self, token: str) -> str:
+        """The grant id a grant token names, or InvalidGrantTokenException."""
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        except (binascii.Error, ValueError):
+            raw = b""
+        body, tag = raw[:-_GRANT_TOKEN_TAG_BYTES], raw[-_GRANT_TOKEN_TAG_BYTES:]
+        expected = self._barrier.mac(b"kms grant token\0" + body)[:_GRANT_TOKEN_TAG_BYTES]
+        if len(body) != 32 + _GRANT_TOKEN_NONCE_BYTES or not secrets.compare_digest(tag, expected):
+            raise e.InvalidGrantTokenException("The grant token is not valid.")
+        return body[:32].hex()
+
+    def _check_grant_tokens(self, tokens: list[str] | None) -> None:
+        for token in tokens or ():
+            self._granted_id(token)
+
+
+def state_words(state: str) -> str:
+    return {"PendingDeletion": "pending deletion", "PendingImport": "pending import"}.get(
+        state, state
+    )

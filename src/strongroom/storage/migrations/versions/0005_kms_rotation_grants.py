@@ -1,0 +1,36 @@
+"""KMS: rotation schedules, the rotation that made each key material, and grants.
+
+Revision ID: 0005
+Revises: 0004
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("kms_keys") as batch:
+        batch.add_column(sa.Column("rotation_period_days", sa.Integer, nullable=True))
+        batch.add_column(sa.Column("next_rotation_date", sa.Float, nullable=True))
+    with op.batch_alter_table("kms_key_materials") as batch:
+        batch.add_column(sa.Column("rotation_type", sa.String(16), nullable=True))
+    op.create_table(
+        "kms_grants",
+        sa.Column("grant_id", sa.String(64), primary_key=True),
+        sa.Column("key_id", sa.String(36), sa.ForeignKey("kms_keys.key_id"), nullable=False),
+        sa.Column("name", sa.String(256), nullable=True),
+        sa.Column("grantee_principal", sa.String(256), nullable=False),
+        sa.Column("retiring_principal", sa.String(256), nullable=True),
+        sa.Column("issuing_account", sa.String(256), nullable=False),
+        sa.Column("operations", sa.Text, nullable=False),
+        sa.Column("constraints", sa.Text, nullable=True),
+        sa.Column("creation_date", sa.Float, nullable=False),
+        sa.Column("row_mac", sa.LargeBinary, nullable=False),
+    )
+    op.create_index("ix_kms_grants_key", "kms_grants", ["key_id"])
+    op.create_index("ix_kms_grants_retiring", "kms_grants", ["retiring_principal"])
