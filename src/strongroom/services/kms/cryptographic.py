@@ -85,7 +85,7 @@ class Cryptography(KmsBase):
         """Decrypt, for a service that stores its data keys wrapped (Secrets Manager): the
         key's state and the caller's account are checked on every call as Decrypt does; the
         cryptography runs once per wrapped key, whose plaintext is kept like key material."""
-        _, material = self._key_for(ctx, wrapped, None)
+        _, material = self._key_for(ctx, wrapped, None, SYMMETRIC_DEFAULT)
         cache_key = (wrapped, tuple(sorted(context.items())))
         data_key = self._data_keys.get(cache_key)
         if data_key is None:
@@ -168,16 +168,15 @@ class Cryptography(KmsBase):
                 "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy "
                 "constraint: Member must not be null"
             )
-        if algorithm == SYMMETRIC_DEFAULT:
-            key, material = self._key_for(ctx, blob, key_id)
+        named = self._resolve(ctx, key_id) if key_id is not None else None
+        if named is None or named.key_spec == SYMMETRIC_DEFAULT:
+            key, material = self._key_for(ctx, blob, named, algorithm)
             try:
                 return key, ciphertext.open_blob(blob, material, context)
             except IntegrityError:
                 raise e.InvalidCiphertextException("") from None
-        if key_id is None:
-            # An RSA ciphertext names no key; without KeyId nothing can decrypt it.
-            raise e.InvalidCiphertextException("")
-        key, material = self._usable_key(ctx, key_id, ENCRYPT_DECRYPT, algorithm)
+        # An RSA ciphertext names no key: KeyId says which one.
+        key, material = self._usable_key(ctx, named.arn, ENCRYPT_DECRYPT, algorithm)
         if context:
             raise e.ValidationException(_NO_CONTEXT_MESSAGE)
         plaintext = asymmetric.rsa_decrypt(self._rsa_key(material), algorithm, blob)
@@ -186,14 +185,12 @@ class Cryptography(KmsBase):
         return key, plaintext
 
     def _key_for(
-        self, ctx: RequestContext, blob: bytes, key_id: str | None
+        self, ctx: RequestContext, blob: bytes, named: KmsKey | None, algorithm: str
     ) -> tuple[KmsKey, bytes]:
         """The symmetric key (and the material) a ciphertext names, if the caller may use it
-        now; with `key_id`, the key it names must be that one."""
-        named = None
-        if key_id is not None:
-            named = self._resolve(ctx, key_id)
-            self._require_usable(named, ENCRYPT_DECRYPT, SYMMETRIC_DEFAULT)
+        now with `algorithm`; when the request `named` a key, it must be that one."""
+        if named is not None:
+            self._require_usable(named, ENCRYPT_DECRYPT, algorithm)
         try:
             header = ciphertext.read_header(blob)
         except ciphertext.MalformedCiphertext:
@@ -207,7 +204,7 @@ class Cryptography(KmsBase):
         key = self._verified(found)
         if key is None or key.account_id != ctx.account_id or key.region != ctx.region:
             raise e.InvalidCiphertextException("")
-        self._require_usable(key, ENCRYPT_DECRYPT, SYMMETRIC_DEFAULT)
+        self._require_usable(key, ENCRYPT_DECRYPT, algorithm)
         return key, self._material(key, header.material_version, material_blob)
 
     def _rsa_key(self, material: bytes) -> rsa.RSAPrivateKey:
