@@ -81,6 +81,7 @@ class Core:
                 "secretsmanager.replicas": self.secrets.sync_replicas,
                 "kms.delete": self.kms.delete_due_keys,
                 "kms.rotate": self.kms.rotate_due_keys,
+                "kms.expire_imports": self.kms.expire_imported_material,
             },
         )
         self.dispatcher = Dispatcher(

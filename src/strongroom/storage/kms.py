@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,13 +13,20 @@ from sqlalchemy.engine import Connection, Engine
 
 from strongroom.services.kms.model import ENABLED, KeyMaterial, KmsAlias, KmsGrant, KmsKey
 from strongroom.storage.changes import ChangeFeed
+from strongroom.storage.coalescing import CoalescingWriter
+from strongroom.storage.engine import StorageUnavailable
 from strongroom.storage.schema import (
     kms_aliases,
     kms_grants,
     kms_key_materials,
+    kms_key_usage,
     kms_keys,
     kms_tags,
 )
+
+log = logging.getLogger("strongroom.kms")
+# Key uses gather this long before they are stored: one transaction a second, whatever the load.
+_USAGE_WRITE_DELAY = 1.0
 
 # A stored key is the key and the barrier's integrity tag over it (verified by the service).
 _KEY_COLUMNS = [*(kms_keys.c[f.name] for f in fields(KmsKey)), kms_keys.c.row_mac]
@@ -58,6 +66,14 @@ class RotationConflict(Exception):
     """Another rotation of the key committed first."""
 
 
+@dataclass(frozen=True)
+class KeyUsage:
+    tracking_start: float
+    operation: str | None
+    used_at: float | None
+    request_id: str | None
+
+
 class KmsRepository:
     """Keys, key material rows and aliases are read on every cryptographic call, so they are
     cached per process (see ChangeFeed); every write to them bumps the change counter."""
@@ -68,6 +84,9 @@ class KmsRepository:
         self._keys = changes.new_cache()
         self._keys_with_material = changes.new_cache()
         self._aliases = changes.new_cache()
+        self._usage_writer = CoalescingWriter(
+            "kms-last-usage", self._store_usage, delay=_USAGE_WRITE_DELAY
+        )
 
     # Keys and key material
 
@@ -75,20 +94,20 @@ class KmsRepository:
         self,
         key: KmsKey,
         row_mac: bytes,
-        material_blob: bytes,
+        material_blob: bytes | None,
         tags: Mapping[str, str],
         alias: KmsAlias | None = None,
     ) -> None:
-        """Store a new key, with its first alias in the same transaction (AliasExists: none)."""
+        """Store a new key (with no material yet if it is to be imported), with its first alias
+        in the same transaction (AliasExists: none)."""
         try:
             with self._engine.begin() as connection:
                 connection.execute(sa.insert(kms_keys).values(**asdict(key), row_mac=row_mac))
+                if material_blob is not None:
+                    self._insert_material(connection, key, material_blob, key.creation_date)
                 connection.execute(
-                    sa.insert(kms_key_materials).values(
-                        key_id=key.key_id,
-                        version=key.current_material_version,
-                        material_blob=material_blob,
-                        created_at=key.creation_date,
+                    sa.insert(kms_key_usage).values(
+                        key_id=key.key_id, tracking_start=key.creation_date
                     )
                 )
                 self._insert_tags(connection, key.key_id, tags)
@@ -113,13 +132,8 @@ class KmsRepository:
     def replace_key(self, key: KmsKey, row_mac: bytes) -> None:
         """Write the whole row: concurrent changes then leave one consistent, tagged version."""
         with self._engine.begin() as connection:
-            connection.execute(
-                sa.update(kms_keys)
-                .where(kms_keys.c.key_id == key.key_id)
-                .values(**asdict(key), row_mac=row_mac)
-            )
-            # Keys are cached: without this a disabled key would keep encrypting here.
-            self._changes.bump(connection)
+            # Keys are cached: the change-counter bump keeps a disabled key from encrypting.
+            self._write_key(connection, key, row_mac)
 
     def due_for_deletion(self, now: float) -> list[str]:
         with self._engine.connect() as connection:
@@ -147,23 +161,105 @@ class KmsRepository:
         RotationConflict when another rotation made that version first."""
         try:
             with self._engine.begin() as connection:
-                connection.execute(
-                    sa.insert(kms_key_materials).values(
-                        key_id=key.key_id,
-                        version=key.current_material_version,
-                        material_blob=material_blob,
-                        created_at=now,
-                        rotation_type=rotation_type,
-                    )
-                )
-                connection.execute(
-                    sa.update(kms_keys)
-                    .where(kms_keys.c.key_id == key.key_id)
-                    .values(**asdict(key), row_mac=row_mac)
-                )
-                self._changes.bump(connection)
+                self._insert_material(connection, key, material_blob, now, rotation_type)
+                self._write_key(connection, key, row_mac)
         except sa.exc.IntegrityError:
             raise RotationConflict(key.key_id) from None
+
+    @staticmethod
+    def _insert_material(
+        connection: Connection,
+        key: KmsKey,
+        material_blob: bytes,
+        now: float,
+        rotation_type: str | None = None,
+    ) -> None:
+        connection.execute(
+            sa.insert(kms_key_materials).values(
+                key_id=key.key_id,
+                version=key.current_material_version,
+                material_blob=material_blob,
+                created_at=now,
+                rotation_type=rotation_type,
+            )
+        )
+
+    def import_material(
+        self, key: KmsKey, row_mac: bytes, material_blob: bytes, now: float
+    ) -> None:
+        """Store imported material as the key's current material (replacing an earlier import
+        of the same material), with the key row that records the import."""
+        with self._engine.begin() as connection:
+            self._delete_materials(connection, key.key_id)
+            self._insert_material(connection, key, material_blob, now)
+            self._write_key(connection, key, row_mac)
+
+    def remove_material(self, key: KmsKey, row_mac: bytes, expired_by: float | None = None) -> bool:
+        """Delete a key's imported material and store `key` (now PendingImport); with
+        `expired_by`, only if the material's ValidTo has come. True when it was deleted."""
+        with self._engine.begin() as connection:
+            if expired_by is not None:
+                claim = (
+                    sa.update(kms_keys)
+                    .where(kms_keys.c.key_id == key.key_id, kms_keys.c.valid_to <= expired_by)
+                    .values(key_id=key.key_id)
+                )
+                if connection.execute(claim).rowcount == 0:
+                    return False
+            self._delete_materials(connection, key.key_id)
+            self._write_key(connection, key, row_mac)
+        return True
+
+    def expired_imports(self, now: float) -> list[str]:
+        with self._engine.connect() as connection:
+            return list(
+                connection.scalars(sa.select(kms_keys.c.key_id).where(kms_keys.c.valid_to <= now))
+            )
+
+    @staticmethod
+    def _delete_materials(connection: Connection, key_id: str) -> None:
+        connection.execute(sa.delete(kms_key_materials).where(kms_key_materials.c.key_id == key_id))
+
+    def _write_key(self, connection: Connection, key: KmsKey, row_mac: bytes) -> None:
+        connection.execute(
+            sa.update(kms_keys)
+            .where(kms_keys.c.key_id == key.key_id)
+            .values(**asdict(key), row_mac=row_mac)
+        )
+        self._changes.bump(connection)
+
+    # Last usage
+
+    def note_usage(self, key_id: str, operation: str, at: float, request_id: str) -> None:
+        """Record a successful cryptographic use of a key, stored within about a second."""
+        self._usage_writer.note(key_id, (operation, at, request_id))
+
+    def _store_usage(self, pending: dict[str, tuple[str, float, str]]) -> None:
+        try:
+            with self._engine.begin() as connection:
+                for key_id, (operation, at, request_id) in pending.items():
+                    connection.execute(
+                        sa.update(kms_key_usage)
+                        .where(
+                            kms_key_usage.c.key_id == key_id,
+                            sa.or_(kms_key_usage.c.used_at.is_(None), kms_key_usage.c.used_at < at),
+                        )
+                        .values(operation=operation, used_at=at, request_id=request_id)
+                    )
+        except StorageUnavailable as outage:
+            log.warning("last usage of %d KMS keys not stored: %s", len(pending), outage)
+
+    def usage(self, key_id: str) -> KeyUsage | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                sa.select(
+                    kms_key_usage.c.tracking_start,
+                    kms_key_usage.c.operation,
+                    kms_key_usage.c.used_at,
+                    kms_key_usage.c.request_id,
+                ).where(kms_key_usage.c.key_id == key_id)
+            ).first()
+        return KeyUsage(*row) if row else None
 
     def materials(self, key_id: str) -> list[KeyMaterial]:
         """The key's materials, oldest first."""
@@ -191,7 +287,7 @@ class KmsRepository:
             )
             if connection.execute(claim).rowcount == 0:
                 return False
-            for table in (kms_tags, kms_grants, kms_key_materials):
+            for table in (kms_tags, kms_grants, kms_key_usage, kms_key_materials):
                 connection.execute(sa.delete(table).where(table.c.key_id == key_id))
             connection.execute(sa.delete(kms_aliases).where(kms_aliases.c.target_key_id == key_id))
             connection.execute(sa.delete(kms_keys).where(kms_keys.c.key_id == key_id))

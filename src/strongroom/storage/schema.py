@@ -64,6 +64,9 @@ kms_keys = sa.Table(
     sa.Column("deletion_date", sa.Float, nullable=True),  # set while PendingDeletion
     sa.Column("rotation_period_days", sa.Integer, nullable=True),  # set while rotation is on
     sa.Column("next_rotation_date", sa.Float, nullable=True),
+    sa.Column("valid_to", sa.Float, nullable=True),  # imported material expires then
+    sa.Column("expiration_model", sa.String(32), nullable=True),
+    sa.Column("imported_material_mac", sa.String(64), nullable=True),
     # Barrier integrity tag over every column above: storage cannot re-enable a key, move it
     # to another account or rewrite its policy unnoticed.
     sa.Column("row_mac", sa.LargeBinary, nullable=False),
@@ -115,6 +118,18 @@ kms_grants = sa.Table(
     sa.Column("row_mac", sa.LargeBinary, nullable=False),
     sa.Index("ix_kms_grants_key", "key_id"),
     sa.Index("ix_kms_grants_retiring", "retiring_principal"),
+)
+
+# The last successful cryptographic use of each key (GetKeyLastUsage), kept apart from the key
+# row: it changes on every use, and the key row is integrity-tagged and cached.
+kms_key_usage = sa.Table(
+    "kms_key_usage",
+    metadata,
+    sa.Column("key_id", sa.String(36), sa.ForeignKey("kms_keys.key_id"), primary_key=True),
+    sa.Column("tracking_start", sa.Float, nullable=False),
+    sa.Column("operation", sa.String(64), nullable=True),
+    sa.Column("used_at", sa.Float, nullable=True),
+    sa.Column("request_id", sa.String(64), nullable=True),
 )
 
 sm_secrets = sa.Table(
@@ -190,6 +205,7 @@ SERVICE_TABLES = (
     sm_versions,
     sm_secrets,
     kms_grants,
+    kms_key_usage,
     kms_tags,
     kms_aliases,
     kms_key_materials,

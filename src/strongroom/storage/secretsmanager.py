@@ -8,9 +8,7 @@ SQLite), so staging-label moves of concurrent calls never interleave.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, fields
 from typing import Any
@@ -27,6 +25,7 @@ from strongroom.services.secretsmanager.model import (
     SecretVersion,
 )
 from strongroom.storage.changes import MAX_ENTRIES, ChangeFeed
+from strongroom.storage.coalescing import CoalescingWriter
 from strongroom.storage.engine import StorageUnavailable, WriterQueue
 from strongroom.storage.schema import sm_replicas, sm_secrets, sm_stages, sm_tags, sm_versions
 
@@ -163,10 +162,7 @@ class SecretsRepository:
         self._versions = changes.new_cache()
         self._writers = WriterQueue(engine)
         self._accessed: dict[str, float] = {}  # secret ARN: the day this process noted
-        self._pending_access: dict[str, float] = {}  # noted, not stored yet
-        self._pending_lock = threading.Lock()
-        self._flush_due = False
-        self._access_writer: ThreadPoolExecutor | None = None
+        self._access_writer = CoalescingWriter("sm-last-accessed", self._store_access)
 
     def create(self, secret: Secret, tags: Mapping[str, str], first: SecretVersion | None) -> None:
         """Store a new secret with its tags and first version (AWSCURRENT), all or nothing."""
@@ -331,27 +327,17 @@ class SecretsRepository:
 
     def note_access(self, arn: str, day: float) -> None:
         """Record that a secret was read on `day` (LastAccessedDate has day granularity), off
-        the request path: a background thread stores the reads noted meanwhile in one
-        transaction with one change-counter bump, so a burst of first reads (every secret's,
-        each midnight) neither stalls requests nor empties every cache once per secret."""
+        the request path: the reads noted meanwhile are stored in one transaction with one
+        change-counter bump, so a burst of first reads (every secret's, each midnight) neither
+        stalls requests nor empties every cache once per secret."""
         if self._accessed.get(arn) == day:
             return
         if len(self._accessed) >= MAX_ENTRIES:
             self._accessed.clear()
         self._accessed[arn] = day
-        with self._pending_lock:
-            self._pending_access[arn] = day
-            if self._flush_due:
-                return
-            self._flush_due = True
-        if self._access_writer is None:  # made on first use: threads do not survive a fork
-            self._access_writer = ThreadPoolExecutor(1, thread_name_prefix="sm-last-accessed")
-        self._access_writer.submit(self._store_access)
+        self._access_writer.note(arn, day)
 
-    def _store_access(self) -> None:
-        with self._pending_lock:
-            pending, self._pending_access = self._pending_access, {}
-            self._flush_due = False
+    def _store_access(self, pending: dict[str, float]) -> None:
         try:
             with self._engine.begin() as connection:
                 for arn, day in pending.items():

@@ -33,8 +33,10 @@ def _hash(algorithm: str) -> hashes.HashAlgorithm:
 
 
 def load_private_key(der: bytes) -> PrivateKey:
+    """Parse PKCS #8 DER; ValueError unless it is an RSA or elliptic-curve private key."""
     key = serialization.load_der_private_key(der, password=None)
-    assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
+    if not isinstance(key, PrivateKey):
+        raise ValueError("not an RSA or elliptic-curve private key")
     return key
 
 
@@ -93,7 +95,8 @@ def verify(
     return True
 
 
-def _oaep(algorithm: str) -> padding.OAEP:
+def oaep(algorithm: str) -> padding.OAEP:
+    """OAEP with MGF1, both with the algorithm's hash (RSAES_OAEP_SHA_256, ...SHA_1)."""
     digest = _hash(algorithm)
     return padding.OAEP(mgf=padding.MGF1(digest), algorithm=digest, label=None)
 
@@ -111,13 +114,13 @@ def rsa_encrypt(key: rsa.RSAPrivateKey, algorithm: str, plaintext: bytes) -> byt
             f"Plaintext must be at most {limit} bytes for {algorithm} with a "
             f"{key.key_size}-bit RSA key."
         )
-    return key.public_key().encrypt(plaintext, _oaep(algorithm))
+    return key.public_key().encrypt(plaintext, oaep(algorithm))
 
 
 def rsa_decrypt(key: rsa.RSAPrivateKey, algorithm: str, ciphertext: bytes) -> bytes | None:
     """The plaintext, or None when the ciphertext is not one of this key and algorithm."""
     try:
-        return key.decrypt(ciphertext, _oaep(algorithm))
+        return key.decrypt(ciphertext, oaep(algorithm))
     except ValueError:
         return None
 

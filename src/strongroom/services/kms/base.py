@@ -20,6 +20,7 @@ from strongroom.services.kms.model import (
     DISABLED,
     ENABLED,
     PENDING_DELETION,
+    PENDING_IMPORT,
     KmsAlias,
     KmsKey,
     parse_key_reference,
@@ -131,6 +132,13 @@ class KmsBase:
             raise e.KMSInvalidStateException(f"{key.arn} is pending deletion.")
 
     @staticmethod
+    def _require_material(key: KmsKey) -> None:
+        """For EnableKey/DisableKey: a key pending deletion or pending import has no state to
+        switch (AWS: KMSInvalidStateException)."""
+        if key.key_state in (PENDING_DELETION, PENDING_IMPORT):
+            raise e.KMSInvalidStateException(f"{key.arn} is {state_words(key.key_state)}.")
+
+    @staticmethod
     def _require_enabled(key: KmsKey) -> None:
         if key.key_state == DISABLED:
             raise e.DisabledException(f"{key.arn} is disabled.")
@@ -167,6 +175,10 @@ class KmsBase:
         key = self._owned(ctx, self._verified(found), target)
         check(key)
         return key, self._material(key, key.current_material_version, blob)
+
+    def _note_use(self, ctx: RequestContext, key: KmsKey, operation: str) -> None:
+        """Remember a successful cryptographic operation for GetKeyLastUsage."""
+        self._keys.note_usage(key.key_id, operation, self._clock.time(), ctx.request_id)
 
     # Key material
 
@@ -220,6 +232,6 @@ class KmsBase:
 
 
 def state_words(state: str) -> str:
-    return {"PendingDeletion": "pending deletion", "PendingImport": "pending import"}.get(
+    return {PENDING_DELETION: "pending deletion", PENDING_IMPORT: "pending import"}.get(
         state, state
     )

@@ -48,6 +48,7 @@ class Cryptography(KmsBase):
         key, material = self._usable_key(ctx, KeyId, ENCRYPT_DECRYPT, EncryptionAlgorithm)
         blob = self._encrypt_with(key, material, Plaintext, EncryptionContext, EncryptionAlgorithm)
         _check_dry_run(DryRun)
+        self._note_use(ctx, key, "Encrypt")
         return {
             "CiphertextBlob": blob,
             "KeyId": key.arn,
@@ -73,6 +74,7 @@ class Cryptography(KmsBase):
             ctx, CiphertextBlob, EncryptionContext, KeyId, EncryptionAlgorithm
         )
         _check_dry_run(DryRun)
+        self._note_use(ctx, key, "Decrypt")
         return {
             "KeyId": key.arn,
             "Plaintext": plaintext,
@@ -85,7 +87,7 @@ class Cryptography(KmsBase):
         """Decrypt, for a service that stores its data keys wrapped (Secrets Manager): the
         key's state and the caller's account are checked on every call as Decrypt does; the
         cryptography runs once per wrapped key, whose plaintext is kept like key material."""
-        _, material = self._key_for(ctx, wrapped, None, SYMMETRIC_DEFAULT)
+        key, material = self._key_for(ctx, wrapped, None, SYMMETRIC_DEFAULT)
         cache_key = (wrapped, tuple(sorted(context.items())))
         data_key = self._data_keys.get(cache_key)
         if data_key is None:
@@ -96,6 +98,7 @@ class Cryptography(KmsBase):
             if len(self._data_keys) >= MATERIAL_CACHE_SIZE:
                 self._data_keys.clear()
             self._data_keys[cache_key] = data_key
+        self._note_use(ctx, key, "Decrypt")
         return data_key
 
     def re_encrypt(
@@ -127,6 +130,8 @@ class Cryptography(KmsBase):
             DestinationEncryptionAlgorithm,
         )
         _check_dry_run(DryRun)
+        self._note_use(ctx, source, "ReEncrypt")
+        self._note_use(ctx, destination, "ReEncrypt")
         return {
             "CiphertextBlob": blob,
             "SourceKeyId": source.arn,
@@ -227,11 +232,16 @@ class Cryptography(KmsBase):
     ) -> dict[str, Any]:
         if Recipient is not None:
             raise e.UnsupportedOperationException(_RECIPIENT_MESSAGE)
-        if (NumberOfBytes is None) == (KeySpec is None):
-            raise e.ValidationException("Please specify either number of bytes or key spec.")
-        plaintext = os.urandom(NumberOfBytes or _DATA_KEY_BYTES[KeySpec or "AES_256"])
-        key, blob = self._wrap(ctx, KeyId, plaintext, EncryptionContext, GrantTokens, DryRun)
-        return {"CiphertextBlob": blob, "Plaintext": plaintext, "KeyId": key.arn}
+        return self._data_key(
+            ctx,
+            "GenerateDataKey",
+            KeyId,
+            EncryptionContext,
+            NumberOfBytes,
+            KeySpec,
+            GrantTokens,
+            DryRun,
+        )
 
     def generate_data_key_without_plaintext(
         self,
@@ -243,11 +253,35 @@ class Cryptography(KmsBase):
         GrantTokens: list[str] | None = None,
         DryRun: bool = False,
     ) -> dict[str, Any]:
-        result = self.generate_data_key(
-            ctx, KeyId, EncryptionContext, NumberOfBytes, KeySpec, GrantTokens, None, DryRun
+        result = self._data_key(
+            ctx,
+            "GenerateDataKeyWithoutPlaintext",
+            KeyId,
+            EncryptionContext,
+            NumberOfBytes,
+            KeySpec,
+            GrantTokens,
+            DryRun,
         )
         del result["Plaintext"]
         return result
+
+    def _data_key(
+        self,
+        ctx: RequestContext,
+        operation: str,
+        key_id: str,
+        context: Mapping[str, str] | None,
+        number_of_bytes: int | None,
+        key_spec: str | None,
+        grant_tokens: list[str] | None,
+        dry_run: bool,
+    ) -> dict[str, Any]:
+        if (number_of_bytes is None) == (key_spec is None):
+            raise e.ValidationException("Please specify either number of bytes or key spec.")
+        plaintext = os.urandom(number_of_bytes or _DATA_KEY_BYTES[key_spec or "AES_256"])
+        key, blob = self._wrap(ctx, operation, key_id, plaintext, context, grant_tokens, dry_run)
+        return {"CiphertextBlob": blob, "Plaintext": plaintext, "KeyId": key.arn}
 
     def generate_data_key_pair(
         self,
@@ -261,20 +295,9 @@ class Cryptography(KmsBase):
     ) -> dict[str, Any]:
         if Recipient is not None:
             raise e.UnsupportedOperationException(_RECIPIENT_MESSAGE)
-        if KeyPairSpec not in keyspecs.DATA_KEY_PAIR_SPECS:
-            raise e.UnsupportedOperationException(f"KeyPairSpec {KeyPairSpec} is not supported.")
-        # Checked before the (slow) key generation; _wrap checks again, cheaply.
-        self._usable_key(ctx, KeyId, ENCRYPT_DECRYPT, SYMMETRIC_DEFAULT)
-        private_key = keyspecs.new_private_key(KeyPairSpec)
-        private_der = asymmetric.private_key_der(private_key)
-        key, blob = self._wrap(ctx, KeyId, private_der, EncryptionContext, GrantTokens, DryRun)
-        return {
-            "PrivateKeyCiphertextBlob": blob,
-            "PrivateKeyPlaintext": private_der,
-            "PublicKey": asymmetric.public_key_der(private_key),
-            "KeyId": key.arn,
-            "KeyPairSpec": KeyPairSpec,
-        }
+        return self._data_key_pair(
+            ctx, "GenerateDataKeyPair", KeyId, KeyPairSpec, EncryptionContext, GrantTokens, DryRun
+        )
 
     def generate_data_key_pair_without_plaintext(
         self,
@@ -285,15 +308,47 @@ class Cryptography(KmsBase):
         GrantTokens: list[str] | None = None,
         DryRun: bool = False,
     ) -> dict[str, Any]:
-        result = self.generate_data_key_pair(
-            ctx, KeyId, KeyPairSpec, EncryptionContext, GrantTokens, None, DryRun
+        result = self._data_key_pair(
+            ctx,
+            "GenerateDataKeyPairWithoutPlaintext",
+            KeyId,
+            KeyPairSpec,
+            EncryptionContext,
+            GrantTokens,
+            DryRun,
         )
         del result["PrivateKeyPlaintext"]
         return result
 
+    def _data_key_pair(
+        self,
+        ctx: RequestContext,
+        operation: str,
+        key_id: str,
+        key_pair_spec: str,
+        context: Mapping[str, str] | None,
+        grant_tokens: list[str] | None,
+        dry_run: bool,
+    ) -> dict[str, Any]:
+        if key_pair_spec not in keyspecs.DATA_KEY_PAIR_SPECS:
+            raise e.UnsupportedOperationException(f"KeyPairSpec {key_pair_spec} is not supported.")
+        # Checked before the (slow) key generation; _wrap checks again, cheaply.
+        self._usable_key(ctx, key_id, ENCRYPT_DECRYPT, SYMMETRIC_DEFAULT)
+        private_key = keyspecs.new_private_key(key_pair_spec)
+        private_der = asymmetric.private_key_der(private_key)
+        key, blob = self._wrap(ctx, operation, key_id, private_der, context, grant_tokens, dry_run)
+        return {
+            "PrivateKeyCiphertextBlob": blob,
+            "PrivateKeyPlaintext": private_der,
+            "PublicKey": asymmetric.public_key_der(private_key),
+            "KeyId": key.arn,
+            "KeyPairSpec": key_pair_spec,
+        }
+
     def _wrap(
         self,
         ctx: RequestContext,
+        operation: str,
         key_id: str,
         plaintext: bytes,
         context: Mapping[str, str] | None,
@@ -307,6 +362,7 @@ class Cryptography(KmsBase):
         blob = ciphertext.seal(
             key.key_id, key.current_material_version, material, plaintext, context
         )
+        self._note_use(ctx, key, operation)
         return key, blob
 
     def generate_random(
@@ -345,6 +401,7 @@ class Cryptography(KmsBase):
         except asymmetric.InvalidInput as error:
             raise e.ValidationException(str(error)) from None
         _check_dry_run(DryRun)
+        self._note_use(ctx, key, "Sign")
         return {"KeyId": key.arn, "Signature": signature, "SigningAlgorithm": SigningAlgorithm}
 
     def verify(
@@ -369,6 +426,7 @@ class Cryptography(KmsBase):
         _check_dry_run(DryRun)
         if not valid:
             raise e.KMSInvalidSignatureException("")
+        self._note_use(ctx, key, "Verify")
         return {"KeyId": key.arn, "SignatureValid": True, "SigningAlgorithm": SigningAlgorithm}
 
     def get_public_key(
@@ -406,6 +464,7 @@ class Cryptography(KmsBase):
         key, material = self._usable_key(ctx, KeyId, GENERATE_VERIFY_MAC, MacAlgorithm)
         _check_dry_run(DryRun)
         mac = asymmetric.mac(material, MacAlgorithm, Message)
+        self._note_use(ctx, key, "GenerateMac")
         return {"Mac": mac, "MacAlgorithm": MacAlgorithm, "KeyId": key.arn}
 
     def verify_mac(
@@ -423,6 +482,7 @@ class Cryptography(KmsBase):
         _check_dry_run(DryRun)
         if not asymmetric.mac_matches(material, MacAlgorithm, Message, Mac):
             raise e.KMSInvalidMacException("")
+        self._note_use(ctx, key, "VerifyMac")
         return {"KeyId": key.arn, "MacValid": True, "MacAlgorithm": MacAlgorithm}
 
     # Key agreement
@@ -448,6 +508,7 @@ class Cryptography(KmsBase):
         except asymmetric.InvalidInput as error:
             raise e.ValidationException(str(error)) from None
         _check_dry_run(DryRun)
+        self._note_use(ctx, key, "DeriveSharedSecret")
         return {
             "KeyId": key.arn,
             "SharedSecret": secret,

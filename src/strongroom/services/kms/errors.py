@@ -83,3 +83,15 @@ class KMSInvalidMacException(AwsError):
 
 class ConflictException(AwsError):
     pass
+
+
+class IncorrectKeyMaterialException(AwsError):
+    pass
+
+
+class InvalidImportTokenException(AwsError):
+    pass
+
+
+class ExpiredImportTokenException(AwsError):
+    pass

@@ -13,13 +13,16 @@ from strongroom.services.kms import keyspecs, rules
 from strongroom.services.kms.base import KmsBase, log, material_aad
 from strongroom.services.kms.keyspecs import ENCRYPT_DECRYPT, SYMMETRIC_DEFAULT
 from strongroom.services.kms.model import (
+    AWS_KMS,
     DEFAULT_ROTATION_PERIOD_DAYS,
     DISABLED,
     ENABLED,
+    EXTERNAL,
     MAX_DELETION_WINDOW_DAYS,
     MAX_TAGS_PER_KEY,
     MIN_DELETION_WINDOW_DAYS,
     PENDING_DELETION,
+    PENDING_IMPORT,
     KmsAlias,
     KmsKey,
     default_key_policy,
@@ -65,8 +68,8 @@ class KeyLifecycle(KmsBase):
             )
         if CustomKeyStoreId or XksKeyId:
             raise e.CustomKeyStoreNotFoundException("The custom key store does not exist.")
-        if Origin != "AWS_KMS":
-            raise e.UnsupportedOperationException(f"Origin {Origin} is not supported yet.")
+        if Origin not in (AWS_KMS, EXTERNAL):
+            raise e.UnsupportedOperationException(f"Origin {Origin} is not supported.")
         if MultiRegion:
             raise e.UnsupportedOperationException("Multi-Region keys are not supported yet.")
         policy = (
@@ -80,6 +83,8 @@ class KeyLifecycle(KmsBase):
             self._new_key(ctx, Description, policy, "CUSTOMER"),
             key_usage=KeyUsage,
             key_spec=key_spec,
+            origin=Origin,
+            key_state=PENDING_IMPORT if Origin == EXTERNAL else ENABLED,
         )
         self._store_key(key, tags)
         return {"KeyMetadata": key_metadata(key)}
@@ -118,7 +123,7 @@ class KeyLifecycle(KmsBase):
             key_spec=SYMMETRIC_DEFAULT,
             key_state=ENABLED,
             key_manager=key_manager,
-            origin="AWS_KMS",
+            origin=AWS_KMS,
             policy=policy,
             multi_region=False,
             current_material_version=1,
@@ -128,8 +133,10 @@ class KeyLifecycle(KmsBase):
     def _store_key(
         self, key: KmsKey, tags: Mapping[str, str], alias: KmsAlias | None = None
     ) -> None:
-        material = keyspecs.new_material(key.key_spec)
-        material_blob = self._barrier.encrypt(material, material_aad(key, 1))
+        material_blob = None  # an EXTERNAL key's material comes with ImportKeyMaterial
+        if key.origin == AWS_KMS:
+            material = keyspecs.new_material(key.key_spec)
+            material_blob = self._barrier.encrypt(material, material_aad(key, 1))
         self._keys.create_key(key, self._barrier.mac(key.record()), material_blob, tags, alias)
 
     def describe_key(
@@ -160,12 +167,12 @@ class KeyLifecycle(KmsBase):
 
     def enable_key(self, ctx: RequestContext, KeyId: str) -> None:
         key = self._resolve(ctx, KeyId, allow_alias=False)
-        self._require_not_pending_deletion(key)
+        self._require_material(key)
         self._save(replace(key, key_state=ENABLED))
 
     def disable_key(self, ctx: RequestContext, KeyId: str) -> None:
         key = self._resolve(ctx, KeyId, allow_alias=False)
-        self._require_not_pending_deletion(key)
+        self._require_material(key)
         self._save(replace(key, key_state=DISABLED))
 
     # Deletion
@@ -194,8 +201,11 @@ class KeyLifecycle(KmsBase):
         key = self._resolve(ctx, KeyId, allow_alias=False)
         if key.key_state != PENDING_DELETION:
             raise e.KMSInvalidStateException(f"{key.arn} is not pending deletion.")
-        # As AWS does: a key whose deletion is cancelled comes back disabled.
-        self._save(replace(key, key_state=DISABLED, deletion_date=None))
+        # As AWS does: a key whose deletion is cancelled comes back disabled (or, without
+        # key material, pending import).
+        _, material = self._keys.key_with_material(key.key_id)
+        state = DISABLED if material is not None else PENDING_IMPORT
+        self._save(replace(key, key_state=state, deletion_date=None))
         return {"KeyId": key.arn}
 
     def delete_due_keys(self) -> None:
@@ -205,6 +215,22 @@ class KeyLifecycle(KmsBase):
         for key_id in self._keys.due_for_deletion(now):
             if self._keys.destroy_key(key_id, due_by=now):
                 log.info("deleted KMS key %s: its waiting period ended", key_id)
+
+    def get_key_last_usage(self, ctx: RequestContext, KeyId: str) -> dict[str, Any]:
+        key = self._resolve(ctx, KeyId, allow_alias=False)
+        usage = self._keys.usage(key.key_id)
+        result: dict[str, Any] = {
+            "KeyId": key.arn,
+            "TrackingStartDate": usage.tracking_start if usage else key.creation_date,
+            "KeyCreationDate": key.creation_date,
+        }
+        if usage is not None and usage.used_at is not None:
+            result["KeyLastUsage"] = {
+                "Operation": usage.operation,
+                "Timestamp": usage.used_at,
+                "KmsRequestId": usage.request_id,
+            }
+        return result
 
     # Key policies
 
@@ -299,11 +325,15 @@ def key_metadata(key: KmsKey) -> dict[str, Any]:
         keyspecs.ALGORITHMS_MEMBER[key.key_usage]: list(algorithms),
         "MultiRegion": key.multi_region,
     }
-    if key.key_spec == SYMMETRIC_DEFAULT:  # AWS names the material of symmetric keys only
+    # AWS names the material of symmetric keys only (of imported ones, once it is there).
+    if key.key_spec == SYMMETRIC_DEFAULT and key.key_state != PENDING_IMPORT:
         metadata["CurrentKeyMaterialId"] = key_material_id(key.key_id, key.current_material_version)
-    if key.deletion_date is not None:
-        metadata["DeletionDate"] = key.deletion_date
-    return metadata
+    optional = {
+        "DeletionDate": key.deletion_date,
+        "ExpirationModel": key.expiration_model,
+        "ValidTo": key.valid_to,
+    }
+    return metadata | {member: value for member, value in optional.items() if value is not None}
 
 
 def paged(member: str, page: list[Any], next_marker: str | None) -> dict[str, Any]:

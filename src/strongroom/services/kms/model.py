@@ -11,6 +11,10 @@ from dataclasses import asdict, dataclass
 ENABLED = "Enabled"
 DISABLED = "Disabled"
 PENDING_DELETION = "PendingDeletion"
+PENDING_IMPORT = "PendingImport"
+AWS_KMS, EXTERNAL = "AWS_KMS", "EXTERNAL"  # key origins
+KEY_MATERIAL_EXPIRES = "KEY_MATERIAL_EXPIRES"
+KEY_MATERIAL_DOES_NOT_EXPIRE = "KEY_MATERIAL_DOES_NOT_EXPIRE"
 MIN_DELETION_WINDOW_DAYS, MAX_DELETION_WINDOW_DAYS = 7, 30
 
 MIN_ROTATION_PERIOD_DAYS, MAX_ROTATION_PERIOD_DAYS = 90, 2560
@@ -128,6 +132,11 @@ class KmsKey:
     deletion_date: float | None = None  # when a key PendingDeletion is deleted
     rotation_period_days: int | None = None  # set while automatic rotation is enabled
     next_rotation_date: float | None = None
+    # Keys of origin EXTERNAL: when the imported material expires (if it does), and a MAC of
+    # that material, so that a re-import must bring the same material back.
+    valid_to: float | None = None
+    expiration_model: str | None = None
+    imported_material_mac: str | None = None
 
     @property
     def arn(self) -> str:
@@ -144,7 +153,16 @@ class KmsKey:
         return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
 
 
-_OPTIONAL_FIELDS = frozenset({"deletion_date", "rotation_period_days", "next_rotation_date"})
+_OPTIONAL_FIELDS = frozenset(
+    {
+        "deletion_date",
+        "rotation_period_days",
+        "next_rotation_date",
+        "valid_to",
+        "expiration_model",
+        "imported_material_mac",
+    }
+)
 
 
 def key_material_id(key_id: str, version: int) -> str:

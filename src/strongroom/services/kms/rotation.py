@@ -16,6 +16,7 @@ from strongroom.services.kms.keys import DAY, paged
 from strongroom.services.kms.keyspecs import SYMMETRIC_DEFAULT
 from strongroom.services.kms.model import (
     AUTOMATIC,
+    AWS_KMS,
     DEFAULT_ROTATION_PERIOD_DAYS,
     MAX_ON_DEMAND_ROTATIONS,
     ON_DEMAND,
@@ -138,7 +139,7 @@ class Rotation(KmsBase):
 
     def _rotatable(self, ctx: RequestContext, key_id: str) -> KmsKey:
         key = self._resolve(ctx, key_id, allow_alias=False)
-        if key.key_spec != SYMMETRIC_DEFAULT or key.origin != "AWS_KMS":
+        if key.key_spec != SYMMETRIC_DEFAULT or key.origin != AWS_KMS:
             raise e.UnsupportedOperationException(
                 f"{key.arn} is a {key.key_spec} key with origin {key.origin}; only symmetric "
                 "keys with AWS_KMS key material can be rotated."

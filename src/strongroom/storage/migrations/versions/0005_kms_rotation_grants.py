@@ -1,8 +1,11 @@
-"""KMS: rotation schedules, the rotation that made each key material, and grants.
+"""KMS: rotation schedules, the rotation that made each key material, grants, imported key
+material, and last-usage tracking (which starts now for the keys that exist).
 
 Revision ID: 0005
 Revises: 0004
 """
+
+import time
 
 import sqlalchemy as sa
 from alembic import op
@@ -17,6 +20,9 @@ def upgrade() -> None:
     with op.batch_alter_table("kms_keys") as batch:
         batch.add_column(sa.Column("rotation_period_days", sa.Integer, nullable=True))
         batch.add_column(sa.Column("next_rotation_date", sa.Float, nullable=True))
+        batch.add_column(sa.Column("valid_to", sa.Float, nullable=True))
+        batch.add_column(sa.Column("expiration_model", sa.String(32), nullable=True))
+        batch.add_column(sa.Column("imported_material_mac", sa.String(64), nullable=True))
     with op.batch_alter_table("kms_key_materials") as batch:
         batch.add_column(sa.Column("rotation_type", sa.String(16), nullable=True))
     op.create_table(
@@ -34,3 +40,16 @@ def upgrade() -> None:
     )
     op.create_index("ix_kms_grants_key", "kms_grants", ["key_id"])
     op.create_index("ix_kms_grants_retiring", "kms_grants", ["retiring_principal"])
+    op.create_table(
+        "kms_key_usage",
+        sa.Column("key_id", sa.String(36), sa.ForeignKey("kms_keys.key_id"), primary_key=True),
+        sa.Column("tracking_start", sa.Float, nullable=False),
+        sa.Column("operation", sa.String(64), nullable=True),
+        sa.Column("used_at", sa.Float, nullable=True),
+        sa.Column("request_id", sa.String(64), nullable=True),
+    )
+    op.execute(
+        sa.text(
+            "INSERT INTO kms_key_usage (key_id, tracking_start) SELECT key_id, :now FROM kms_keys"
+        ).bindparams(now=time.time())
+    )
