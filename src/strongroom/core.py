@@ -61,8 +61,8 @@ class Core:
         self.clock = Clock(self._stored_clock_offset() if settings.dev else 0.0)
         self._changes = ChangeFeed(engine)
         self._changes.watch(changes.SEAL, self._seal_here)
-        self.kms = KMS(KmsRepository(engine, self._changes), self.barrier, self.clock)
         regions = aws_regions()
+        self.kms = KMS(KmsRepository(engine, self._changes), self.barrier, self.clock, regions)
         self.authenticator = Authenticator(
             IdentityRepository(engine, self._changes), self.barrier, regions, wall_clock
         )

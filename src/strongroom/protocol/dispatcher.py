@@ -122,6 +122,7 @@ class Dispatcher:
             region=region,
             source_ip=request.source_ip,
             user_agent=request.user_agent,
+            operation=operation.name,
         )
         result = handler(context, **params)
         response: WireResponse = codec.encode_result(endpoint.model, operation, result, request_id)

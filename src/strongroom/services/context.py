@@ -14,6 +14,7 @@ class RequestContext:
     region: str
     source_ip: str
     user_agent: str
+    operation: str = ""  # the API operation being served, e.g. "Encrypt"
 
     @property
     def account_id(self) -> str:

@@ -5,13 +5,21 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from strongroom.services.kms.model import ENABLED, KeyMaterial, KmsAlias, KmsGrant, KmsKey
+from strongroom.services.kms.model import (
+    ENABLED,
+    PENDING_REPLICA_DELETION,
+    KeyMaterial,
+    KmsAlias,
+    KmsGrant,
+    KmsKey,
+    public_key_id,
+)
 from strongroom.storage.changes import ChangeFeed
 from strongroom.storage.coalescing import CoalescingWriter
 from strongroom.storage.engine import StorageUnavailable
@@ -34,7 +42,12 @@ StoredKey = tuple[KmsKey, bytes]
 
 
 def _stored_key(row: sa.Row[Any]) -> StoredKey:
-    return KmsKey(*row[:-1]), row[-1]
+    key = KmsKey(*row[:-1])
+    return replace(key, key_id=public_key_id(key.key_id)), row[-1]
+
+
+def _key_row(key: KmsKey) -> dict[str, Any]:
+    return asdict(key) | {"key_id": key.storage_id}
 
 
 _ALIAS_COLUMNS = [kms_aliases.c[f.name] for f in fields(KmsAlias)]
@@ -60,6 +73,10 @@ def _grant_row(grant: KmsGrant) -> dict[str, Any]:
 
 class AliasExists(Exception):
     """An alias of that name exists in that account and region."""
+
+
+class KeyExists(Exception):
+    """A key with that id exists in that Region (a multi-Region key's replica)."""
 
 
 class RotationConflict(Exception):
@@ -102,15 +119,15 @@ class KmsRepository:
         in the same transaction (AliasExists: none)."""
         try:
             with self._engine.begin() as connection:
-                connection.execute(sa.insert(kms_keys).values(**asdict(key), row_mac=row_mac))
+                connection.execute(sa.insert(kms_keys).values(**_key_row(key), row_mac=row_mac))
                 if material_blob is not None:
                     self._insert_material(connection, key, material_blob, key.creation_date)
                 connection.execute(
                     sa.insert(kms_key_usage).values(
-                        key_id=key.key_id, tracking_start=key.creation_date
+                        key_id=key.storage_id, tracking_start=key.creation_date
                     )
                 )
-                self._insert_tags(connection, key.key_id, tags)
+                self._insert_tags(connection, key.storage_id, tags)
                 if alias is not None:
                     connection.execute(sa.insert(kms_aliases).values(**asdict(alias)))
                 self._changes.bump(connection)
@@ -155,16 +172,18 @@ class KmsRepository:
             )
 
     def rotate(
-        self, key: KmsKey, row_mac: bytes, material_blob: bytes, rotation_type: str, now: float
+        self, rotated: list[tuple[KmsKey, bytes, bytes]], rotation_type: str, now: float
     ) -> None:
-        """Store `key` (whose current_material_version is the new one) with its new material.
-        RotationConflict when another rotation made that version first."""
+        """Store each (key, row MAC, new material blob): the keys, whose current material
+        version is the new one, are a key and its multi-Region replicas. RotationConflict when
+        another rotation made that version first."""
         try:
             with self._engine.begin() as connection:
-                self._insert_material(connection, key, material_blob, now, rotation_type)
-                self._write_key(connection, key, row_mac)
+                for key, row_mac, material_blob in rotated:
+                    self._insert_material(connection, key, material_blob, now, rotation_type)
+                    self._write_key(connection, key, row_mac)
         except sa.exc.IntegrityError:
-            raise RotationConflict(key.key_id) from None
+            raise RotationConflict(rotated[0][0].key_id) from None
 
     @staticmethod
     def _insert_material(
@@ -176,7 +195,7 @@ class KmsRepository:
     ) -> None:
         connection.execute(
             sa.insert(kms_key_materials).values(
-                key_id=key.key_id,
+                key_id=key.storage_id,
                 version=key.current_material_version,
                 material_blob=material_blob,
                 created_at=now,
@@ -190,7 +209,7 @@ class KmsRepository:
         """Store imported material as the key's current material (replacing an earlier import
         of the same material), with the key row that records the import."""
         with self._engine.begin() as connection:
-            self._delete_materials(connection, key.key_id)
+            self._delete_materials(connection, key.storage_id)
             self._insert_material(connection, key, material_blob, now)
             self._write_key(connection, key, row_mac)
 
@@ -201,12 +220,12 @@ class KmsRepository:
             if expired_by is not None:
                 claim = (
                     sa.update(kms_keys)
-                    .where(kms_keys.c.key_id == key.key_id, kms_keys.c.valid_to <= expired_by)
-                    .values(key_id=key.key_id)
+                    .where(kms_keys.c.key_id == key.storage_id, kms_keys.c.valid_to <= expired_by)
+                    .values(key_id=key.storage_id)
                 )
                 if connection.execute(claim).rowcount == 0:
                     return False
-            self._delete_materials(connection, key.key_id)
+            self._delete_materials(connection, key.storage_id)
             self._write_key(connection, key, row_mac)
         return True
 
@@ -223,8 +242,8 @@ class KmsRepository:
     def _write_key(self, connection: Connection, key: KmsKey, row_mac: bytes) -> None:
         connection.execute(
             sa.update(kms_keys)
-            .where(kms_keys.c.key_id == key.key_id)
-            .values(**asdict(key), row_mac=row_mac)
+            .where(kms_keys.c.key_id == key.storage_id)
+            .values(**_key_row(key), row_mac=row_mac)
         )
         self._changes.bump(connection)
 
@@ -274,6 +293,80 @@ class KmsRepository:
                 .order_by(kms_key_materials.c.version)
             )
             return [KeyMaterial(*row) for row in rows]
+
+    def material_blobs(self, key_id: str) -> list[tuple[KeyMaterial, bytes]]:
+        """Every material of a key with its stored (barrier-encrypted) blob, oldest first."""
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(
+                    kms_key_materials.c.version,
+                    kms_key_materials.c.created_at,
+                    kms_key_materials.c.rotation_type,
+                    kms_key_materials.c.material_blob,
+                )
+                .where(kms_key_materials.c.key_id == key_id)
+                .order_by(kms_key_materials.c.version)
+            )
+            return [(KeyMaterial(*row[:3]), row[3]) for row in rows]
+
+    # Multi-Region keys
+
+    def regions_of(self, key_id: str) -> list[str]:
+        """The Regions where a multi-Region key has a primary or replica key."""
+        with self._engine.connect() as connection:
+            return sorted(
+                connection.scalars(
+                    sa.select(kms_keys.c.region).where(kms_keys.c.key_id.startswith(key_id + ":"))
+                )
+            )
+
+    def create_replica(
+        self,
+        replica: KmsKey,
+        row_mac: bytes,
+        materials: list[tuple[KeyMaterial, bytes]],
+        tags: Mapping[str, str],
+    ) -> None:
+        """Store a replica key with copies of its primary's materials (re-encrypted for the
+        replica); KeyExists when the Region has one already."""
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(sa.insert(kms_keys).values(**_key_row(replica), row_mac=row_mac))
+                for material, blob in materials:
+                    connection.execute(
+                        sa.insert(kms_key_materials).values(
+                            key_id=replica.storage_id,
+                            version=material.version,
+                            material_blob=blob,
+                            created_at=material.created_at,
+                            rotation_type=material.rotation_type,
+                        )
+                    )
+                connection.execute(
+                    sa.insert(kms_key_usage).values(
+                        key_id=replica.storage_id, tracking_start=replica.creation_date
+                    )
+                )
+                self._insert_tags(connection, replica.storage_id, tags)
+                self._changes.bump(connection)
+        except sa.exc.IntegrityError:
+            raise KeyExists(replica.storage_id) from None
+
+    def save_keys(self, keys: list[tuple[KmsKey, bytes]]) -> None:
+        """Write several key rows (a multi-Region key set) in one transaction."""
+        with self._engine.begin() as connection:
+            for key, row_mac in keys:
+                self._write_key(connection, key, row_mac)
+
+    def pending_replica_deletions(self) -> list[str]:
+        with self._engine.connect() as connection:
+            return list(
+                connection.scalars(
+                    sa.select(kms_keys.c.key_id).where(
+                        kms_keys.c.key_state == PENDING_REPLICA_DELETION
+                    )
+                )
+            )
 
     def destroy_key(self, key_id: str, due_by: float) -> bool:
         """Delete the key with its material, aliases and tags if its deletion date has come.

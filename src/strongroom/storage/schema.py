@@ -45,10 +45,13 @@ access_keys = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
 )
 
+# Key ids in storage: a key id, or for a multi-Region key "mrk-...:region" (one row per Region).
+KEY_ID = sa.String(64)
+
 kms_keys = sa.Table(
     "kms_keys",
     metadata,
-    sa.Column("key_id", sa.String(36), primary_key=True),
+    sa.Column("key_id", KEY_ID, primary_key=True),
     sa.Column("account_id", sa.String(12), nullable=False),
     sa.Column("region", sa.String(32), nullable=False),
     sa.Column("description", sa.Text, nullable=False),
@@ -67,6 +70,8 @@ kms_keys = sa.Table(
     sa.Column("valid_to", sa.Float, nullable=True),  # imported material expires then
     sa.Column("expiration_model", sa.String(32), nullable=True),
     sa.Column("imported_material_mac", sa.String(64), nullable=True),
+    sa.Column("primary_region", sa.String(32), nullable=True),  # multi-Region keys
+    sa.Column("pending_window_days", sa.Integer, nullable=True),
     # Barrier integrity tag over every column above: storage cannot re-enable a key, move it
     # to another account or rewrite its policy unnoticed.
     sa.Column("row_mac", sa.LargeBinary, nullable=False),
@@ -76,7 +81,7 @@ kms_keys = sa.Table(
 kms_key_materials = sa.Table(
     "kms_key_materials",
     metadata,
-    sa.Column("key_id", sa.String(36), sa.ForeignKey("kms_keys.key_id"), primary_key=True),
+    sa.Column("key_id", KEY_ID, sa.ForeignKey("kms_keys.key_id"), primary_key=True),
     sa.Column("version", sa.Integer, primary_key=True),
     sa.Column("material_blob", sa.LargeBinary, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
@@ -89,7 +94,7 @@ kms_aliases = sa.Table(
     sa.Column("account_id", sa.String(12), primary_key=True),
     sa.Column("region", sa.String(32), primary_key=True),
     sa.Column("alias_name", sa.String(256), primary_key=True),
-    sa.Column("target_key_id", sa.String(36), sa.ForeignKey("kms_keys.key_id"), nullable=False),
+    sa.Column("target_key_id", KEY_ID, sa.ForeignKey("kms_keys.key_id"), nullable=False),
     sa.Column("creation_date", sa.Float, nullable=False),
     sa.Column("last_updated_date", sa.Float, nullable=False),
 )
@@ -97,7 +102,7 @@ kms_aliases = sa.Table(
 kms_tags = sa.Table(
     "kms_tags",
     metadata,
-    sa.Column("key_id", sa.String(36), sa.ForeignKey("kms_keys.key_id"), primary_key=True),
+    sa.Column("key_id", KEY_ID, sa.ForeignKey("kms_keys.key_id"), primary_key=True),
     sa.Column("tag_key", sa.String(128), primary_key=True),
     sa.Column("tag_value", sa.String(256), nullable=False),
 )
@@ -106,7 +111,7 @@ kms_grants = sa.Table(
     "kms_grants",
     metadata,
     sa.Column("grant_id", sa.String(64), primary_key=True),
-    sa.Column("key_id", sa.String(36), sa.ForeignKey("kms_keys.key_id"), nullable=False),
+    sa.Column("key_id", KEY_ID, sa.ForeignKey("kms_keys.key_id"), nullable=False),
     sa.Column("name", sa.String(256), nullable=True),
     sa.Column("grantee_principal", sa.String(256), nullable=False),
     sa.Column("retiring_principal", sa.String(256), nullable=True),
@@ -125,7 +130,7 @@ kms_grants = sa.Table(
 kms_key_usage = sa.Table(
     "kms_key_usage",
     metadata,
-    sa.Column("key_id", sa.String(36), sa.ForeignKey("kms_keys.key_id"), primary_key=True),
+    sa.Column("key_id", KEY_ID, sa.ForeignKey("kms_keys.key_id"), primary_key=True),
     sa.Column("tracking_start", sa.Float, nullable=False),
     sa.Column("operation", sa.String(64), nullable=True),
     sa.Column("used_at", sa.Float, nullable=True),

@@ -15,6 +15,7 @@ from strongroom.services.kms.model import (
     KmsAlias,
     KmsKey,
     parse_key_reference,
+    public_key_id,
 )
 from strongroom.storage.kms import AliasExists
 
@@ -25,12 +26,12 @@ class Aliases(KmsBase):
     def create_alias(self, ctx: RequestContext, AliasName: str, TargetKeyId: str) -> None:
         rules.check_alias_name(AliasName)
         key = self._alias_target(ctx, TargetKeyId)
-        if self._keys.alias_count(key.key_id) >= MAX_ALIASES_PER_KEY:
+        if self._keys.alias_count(key.storage_id) >= MAX_ALIASES_PER_KEY:
             raise e.LimitExceededException(
                 f"A KMS key can have at most {MAX_ALIASES_PER_KEY} aliases."
             )
         now = self._clock.time()
-        alias = KmsAlias(ctx.account_id, ctx.region, AliasName, key.key_id, now, now)
+        alias = KmsAlias(ctx.account_id, ctx.region, AliasName, key.storage_id, now, now)
         try:
             self._keys.create_alias(alias)
         except AliasExists:
@@ -41,7 +42,7 @@ class Aliases(KmsBase):
     def update_alias(self, ctx: RequestContext, AliasName: str, TargetKeyId: str) -> None:
         alias = self._existing_alias(ctx, AliasName)
         key = self._alias_target(ctx, TargetKeyId)
-        self._keys.retarget_alias(alias, key.key_id, self._clock.time())
+        self._keys.retarget_alias(alias, key.storage_id, self._clock.time())
 
     def delete_alias(self, ctx: RequestContext, AliasName: str) -> None:
         self._keys.delete_alias(self._existing_alias(ctx, AliasName))
@@ -55,13 +56,13 @@ class Aliases(KmsBase):
     ) -> dict[str, Any]:
         if Marker is not None and not Marker.startswith(ALIAS_PREFIX):
             raise e.InvalidMarkerException("Invalid marker")
-        key_id = self._resolve(ctx, KeyId, allow_alias=False).key_id if KeyId else None
+        key_id = self._resolve(ctx, KeyId, allow_alias=False).storage_id if KeyId else None
         aliases = self._keys.aliases(ctx.account_id, ctx.region, Marker or "", Limit + 1, key_id)
         page = [
             {
                 "AliasName": a.alias_name,
                 "AliasArn": a.arn,
-                "TargetKeyId": a.target_key_id,
+                "TargetKeyId": public_key_id(a.target_key_id),
                 "CreationDate": a.creation_date,
                 "LastUpdatedDate": a.last_updated_date,
             }

@@ -20,6 +20,7 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "512": hashes.SHA512,
 }
 DIGEST = "DIGEST"
+RAW = "RAW"
 
 
 class InvalidInput(ValueError):
@@ -61,8 +62,10 @@ def _signed(
     algorithm: str, message: bytes, message_type: str
 ) -> tuple[hashes.HashAlgorithm, hashes.HashAlgorithm | utils.Prehashed]:
     digest = _hash(algorithm)
-    if message_type != DIGEST:
+    if message_type == RAW:
         return digest, digest
+    if message_type != DIGEST:  # EXTERNAL_MU: a message representative for ML-DSA keys only
+        raise InvalidInput(f"MessageType {message_type} is not valid for {algorithm}.")
     if len(message) != digest.digest_size:
         raise InvalidInput(f"Digest is invalid length for algorithm {algorithm}.")
     return digest, utils.Prehashed(digest)
@@ -111,8 +114,8 @@ def rsa_encrypt(key: rsa.RSAPrivateKey, algorithm: str, plaintext: bytes) -> byt
     limit = max_plaintext_bytes(key, algorithm)
     if len(plaintext) > limit:
         raise InvalidInput(
-            f"Plaintext must be at most {limit} bytes for {algorithm} with a "
-            f"{key.key_size}-bit RSA key."
+            f"Algorithm {algorithm} and key spec RSA_{key.key_size} cannot encrypt data larger "
+            f"than {limit} bytes."
         )
     return key.public_key().encrypt(plaintext, oaep(algorithm))
 

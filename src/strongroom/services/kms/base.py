@@ -21,9 +21,13 @@ from strongroom.services.kms.model import (
     ENABLED,
     PENDING_DELETION,
     PENDING_IMPORT,
+    PENDING_REPLICA_DELETION,
     KmsAlias,
     KmsKey,
+    key_arn,
     parse_key_reference,
+    public_key_id,
+    storage_id,
 )
 from strongroom.storage.kms import KmsRepository, StoredKey
 
@@ -42,10 +46,17 @@ def material_aad(key: KmsKey, version: int) -> bytes:
 
 
 class KmsBase:
-    def __init__(self, repository: KmsRepository, barrier: Barrier, clock: Clock) -> None:
+    def __init__(
+        self,
+        repository: KmsRepository,
+        barrier: Barrier,
+        clock: Clock,
+        regions: frozenset[str] = frozenset(),
+    ) -> None:
         self._keys = repository
         self._barrier = barrier
         self._clock = clock
+        self._regions = regions  # where multi-Region keys can have replicas
         # Decrypted key material, keyed by its stored ciphertext: a row that changes in storage
         # (or is tampered with) is never served from here.
         self._materials: dict[bytes, bytes] = {}
@@ -66,7 +77,8 @@ class KmsBase:
     def _resolve(self, ctx: RequestContext, key_id: str, allow_alias: bool = True) -> KmsKey:
         """Find the key a KeyId names in the caller's account and region, or NotFoundException."""
         target = self._target_id(ctx, key_id, allow_alias)
-        return self._owned(ctx, self._verified(self._keys.key(target)), target)
+        stored = self._keys.key(storage_id(target, ctx.region))
+        return self._owned(ctx, self._verified(stored), target)
 
     def _target_id(self, ctx: RequestContext, key_id: str, allow_alias: bool) -> str:
         reference = parse_key_reference(key_id)
@@ -78,7 +90,7 @@ class KmsBase:
         ):
             raise e.NotFoundException(f"Invalid arn {key_id}")
         if reference.alias_name is not None:
-            return self._existing_alias(ctx, reference.alias_name).target_key_id
+            return public_key_id(self._existing_alias(ctx, reference.alias_name).target_key_id)
         return reference.key_id or ""
 
     def _existing_alias(self, ctx: RequestContext, alias_name: str) -> KmsAlias:
@@ -91,12 +103,23 @@ class KmsBase:
     @staticmethod
     def _owned(ctx: RequestContext, key: KmsKey | None, target_id: str) -> KmsKey:
         if key is None or key.account_id != ctx.account_id or key.region != ctx.region:
-            arn = f"arn:aws:kms:{ctx.region}:{ctx.account_id}:key/{target_id}"
+            arn = key_arn(ctx.region, ctx.account_id, target_id)
             raise e.NotFoundException(f"Key '{arn}' does not exist")
         return key
 
     def _save(self, key: KmsKey) -> None:
         self._keys.replace_key(key, self._barrier.mac(key.record()))
+
+    def _key_set(self, key: KmsKey) -> list[KmsKey]:
+        """The key, and for a multi-Region key the keys of its other Regions."""
+        if not key.multi_region:
+            return [key]
+        others = [
+            self._verified(self._keys.key(storage_id(key.key_id, region)))
+            for region in self._keys.regions_of(key.key_id)
+            if region != key.region
+        ]
+        return [key, *(other for other in others if other is not None)]
 
     # Integrity
 
@@ -128,14 +151,14 @@ class KmsBase:
 
     @staticmethod
     def _require_not_pending_deletion(key: KmsKey) -> None:
-        if key.key_state == PENDING_DELETION:
-            raise e.KMSInvalidStateException(f"{key.arn} is pending deletion.")
+        if key.key_state in (PENDING_DELETION, PENDING_REPLICA_DELETION):
+            raise e.KMSInvalidStateException(f"{key.arn} is {state_words(key.key_state)}.")
 
     @staticmethod
     def _require_material(key: KmsKey) -> None:
         """For EnableKey/DisableKey: a key pending deletion or pending import has no state to
         switch (AWS: KMSInvalidStateException)."""
-        if key.key_state in (PENDING_DELETION, PENDING_IMPORT):
+        if key.key_state in (PENDING_DELETION, PENDING_REPLICA_DELETION, PENDING_IMPORT):
             raise e.KMSInvalidStateException(f"{key.arn} is {state_words(key.key_state)}.")
 
     @staticmethod
@@ -145,11 +168,11 @@ class KmsBase:
         if key.key_state != ENABLED:
             raise e.KMSInvalidStateException(f"{key.arn} is {state_words(key.key_state)}.")
 
-    def _require_usable(self, key: KmsKey, usage: str, algorithm: str) -> None:
+    def _require_usable(self, ctx: RequestContext, key: KmsKey, usage: str, algorithm: str) -> None:
         self._require_enabled(key)
         if key.key_usage != usage:
             raise e.InvalidKeyUsageException(
-                f"{key.arn} key usage is {key.key_usage} which is not valid for this operation."
+                f"{key.arn} key usage is {key.key_usage} which is not valid for {ctx.operation}."
             )
         if algorithm not in ALGORITHMS[key.key_spec][usage]:
             raise e.InvalidKeyUsageException(
@@ -162,7 +185,7 @@ class KmsBase:
         """The key a KeyId names, usable now for `usage` with `algorithm`, and its current
         material."""
         return self._checked_key(
-            ctx, key_id, lambda key: self._require_usable(key, usage, algorithm)
+            ctx, key_id, lambda key: self._require_usable(ctx, key, usage, algorithm)
         )
 
     def _checked_key(
@@ -171,14 +194,14 @@ class KmsBase:
         """The key a KeyId names and its current material (read in one query), once `check`
         has passed."""
         target = self._target_id(ctx, key_id, allow_alias=True)
-        found, blob = self._keys.key_with_material(target)
+        found, blob = self._keys.key_with_material(storage_id(target, ctx.region))
         key = self._owned(ctx, self._verified(found), target)
         check(key)
         return key, self._material(key, key.current_material_version, blob)
 
     def _note_use(self, ctx: RequestContext, key: KmsKey, operation: str) -> None:
         """Remember a successful cryptographic operation for GetKeyLastUsage."""
-        self._keys.note_usage(key.key_id, operation, self._clock.time(), ctx.request_id)
+        self._keys.note_usage(key.storage_id, operation, self._clock.time(), ctx.request_id)
 
     # Key material
 
@@ -232,6 +255,8 @@ class KmsBase:
 
 
 def state_words(state: str) -> str:
-    return {PENDING_DELETION: "pending deletion", PENDING_IMPORT: "pending import"}.get(
-        state, state
-    )
+    return {
+        PENDING_DELETION: "pending deletion",
+        PENDING_REPLICA_DELETION: "pending replica deletion",
+        PENDING_IMPORT: "pending import",
+    }.get(state, state)

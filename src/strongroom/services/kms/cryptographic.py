@@ -22,10 +22,9 @@ from strongroom.services.kms.keyspecs import (
     SIGN_VERIFY,
     SYMMETRIC_DEFAULT,
 )
-from strongroom.services.kms.model import KmsKey
+from strongroom.services.kms.model import KmsKey, storage_id
 
 _DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}
-_RAW = "RAW"
 # AWS's asymmetric encryption algorithms take no encryption context.
 _NO_CONTEXT_MESSAGE = "EncryptionContext is not supported with asymmetric KMS keys."
 _RECIPIENT_MESSAGE = "Nitro Enclaves recipients are not supported."
@@ -195,7 +194,7 @@ class Cryptography(KmsBase):
         """The symmetric key (and the material) a ciphertext names, if the caller may use it
         now with `algorithm`; when the request `named` a key, it must be that one."""
         if named is not None:
-            self._require_usable(named, ENCRYPT_DECRYPT, algorithm)
+            self._require_usable(ctx, named, ENCRYPT_DECRYPT, algorithm)
         try:
             header = ciphertext.read_header(blob)
         except ciphertext.MalformedCiphertext:
@@ -205,11 +204,13 @@ class Cryptography(KmsBase):
                 "The key ID in the request does not identify a KMS key that can perform this "
                 "operation."
             )
-        found, material_blob = self._keys.key_with_material(header.key_id, header.material_version)
+        found, material_blob = self._keys.key_with_material(
+            storage_id(header.key_id, ctx.region), header.material_version
+        )
         key = self._verified(found)
         if key is None or key.account_id != ctx.account_id or key.region != ctx.region:
             raise e.InvalidCiphertextException("")
-        self._require_usable(key, ENCRYPT_DECRYPT, algorithm)
+        self._require_usable(ctx, key, ENCRYPT_DECRYPT, algorithm)
         return key, self._material(key, header.material_version, material_blob)
 
     def _rsa_key(self, material: bytes) -> rsa.RSAPrivateKey:
@@ -388,7 +389,7 @@ class Cryptography(KmsBase):
         KeyId: str,
         Message: bytes,
         SigningAlgorithm: str,
-        MessageType: str = _RAW,
+        MessageType: str = asymmetric.RAW,
         GrantTokens: list[str] | None = None,
         DryRun: bool = False,
     ) -> dict[str, Any]:
@@ -411,7 +412,7 @@ class Cryptography(KmsBase):
         Message: bytes,
         Signature: bytes,
         SigningAlgorithm: str,
-        MessageType: str = _RAW,
+        MessageType: str = asymmetric.RAW,
         GrantTokens: list[str] | None = None,
         DryRun: bool = False,
     ) -> dict[str, Any]:

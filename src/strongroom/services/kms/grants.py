@@ -20,7 +20,7 @@ from strongroom.services.kms.keyspecs import (
     SIGN_VERIFY,
     SYMMETRIC_DEFAULT,
 )
-from strongroom.services.kms.model import KmsGrant, KmsKey
+from strongroom.services.kms.model import KmsGrant, KmsKey, key_arn, public_key_id
 from strongroom.storage.kms import StoredGrant
 
 MAX_GRANTS_PER_KEY = 50_000
@@ -75,7 +75,7 @@ class Grants(KmsBase):
             raise e.DryRunOperationException(DRY_RUN_MESSAGE)
         grant = KmsGrant(
             grant_id=secrets.token_hex(32),
-            key_id=key.key_id,
+            key_id=key.storage_id,
             name=Name,
             grantee_principal=GranteePrincipal,
             retiring_principal=RetiringPrincipal,
@@ -87,7 +87,7 @@ class Grants(KmsBase):
         existing = self._same_named_grant(grant)
         if existing is not None:  # a retried request: the same grant, a new token
             return {"GrantToken": self._grant_token(existing), "GrantId": existing}
-        on_key, for_grantee = self._keys.grant_counts(key.key_id, GranteePrincipal)
+        on_key, for_grantee = self._keys.grant_counts(key.storage_id, GranteePrincipal)
         if on_key >= MAX_GRANTS_PER_KEY or for_grantee >= MAX_GRANTS_PER_GRANTEE:
             raise e.LimitExceededException(
                 f"{key.arn} has the most grants a key may have (at most {MAX_GRANTS_PER_KEY}, "
@@ -115,7 +115,9 @@ class Grants(KmsBase):
     ) -> dict[str, Any]:
         key = self._resolve(ctx, KeyId)
         _check_marker(Marker)
-        stored = self._keys.grants(key.key_id, Marker or "", Limit + 1, GrantId, GranteePrincipal)
+        stored = self._keys.grants(
+            key.storage_id, Marker or "", Limit + 1, GrantId, GranteePrincipal
+        )
         return self._grant_page(ctx, stored, Limit)
 
     def list_retirable_grants(
@@ -175,7 +177,7 @@ class Grants(KmsBase):
             owner = key or self._verified(self._keys.key(grant.key_id))
             if (
                 owner is not None
-                and owner.key_id == grant.key_id
+                and owner.storage_id == grant.key_id
                 and owner.account_id == ctx.account_id
                 and owner.region == ctx.region
             ):
@@ -248,7 +250,7 @@ def _check_marker(marker: str | None) -> None:
 
 def _grant_entry(ctx: RequestContext, grant: KmsGrant) -> dict[str, Any]:
     entry: dict[str, Any] = {
-        "KeyId": f"arn:aws:kms:{ctx.region}:{ctx.account_id}:key/{grant.key_id}",
+        "KeyId": key_arn(ctx.region, ctx.account_id, public_key_id(grant.key_id)),
         "GrantId": grant.grant_id,
         "CreationDate": grant.creation_date,
         "GranteePrincipal": grant.grantee_principal,

@@ -233,5 +233,5 @@ def _fits_spec(private_key: asymmetric.PrivateKey | None, spec: str) -> bool:
     if isinstance(private_key, rsa.RSAPrivateKey):
         return keyspecs.RSA_BITS.get(spec) == private_key.key_size
     if isinstance(private_key, ec.EllipticCurvePrivateKey):
-        return spec in keyspecs.CURVES and private_key.curve.name == keyspecs.CURVES[spec].name
+        return spec in keyspecs.CURVES and isinstance(private_key.curve, keyspecs.CURVES[spec])
     return False

@@ -23,12 +23,15 @@ from strongroom.services.kms.model import (
     MIN_DELETION_WINDOW_DAYS,
     PENDING_DELETION,
     PENDING_IMPORT,
+    PENDING_REPLICA_DELETION,
     KmsAlias,
     KmsKey,
     default_key_policy,
-    is_key_id,
+    is_storage_id,
+    key_arn,
     key_material_id,
     new_key_id,
+    public_key_id,
 )
 from strongroom.storage.kms import AliasExists
 
@@ -44,7 +47,7 @@ class KeyLifecycle(KmsBase):
         ctx: RequestContext,
         Policy: str | None = None,
         Description: str = "",
-        KeyUsage: str = ENCRYPT_DECRYPT,
+        KeyUsage: str | None = None,
         CustomerMasterKeySpec: str | None = None,
         KeySpec: str | None = None,
         Origin: str = "AWS_KMS",
@@ -62,6 +65,12 @@ class KeyLifecycle(KmsBase):
         key_spec = KeySpec or CustomerMasterKeySpec or SYMMETRIC_DEFAULT
         if key_spec not in keyspecs.ALGORITHMS:
             raise e.UnsupportedOperationException(f"KeySpec {key_spec} is not supported.")
+        if KeyUsage is None and key_spec != SYMMETRIC_DEFAULT:
+            raise e.ValidationException(
+                "You must specify a KeyUsage value for all KMS keys except for symmetric "
+                "encryption keys."
+            )
+        KeyUsage = KeyUsage or ENCRYPT_DECRYPT
         if KeyUsage not in keyspecs.ALGORITHMS[key_spec]:
             raise e.ValidationException(
                 f"KeyUsage {KeyUsage} is not compatible with KeySpec {key_spec}"
@@ -70,8 +79,10 @@ class KeyLifecycle(KmsBase):
             raise e.CustomKeyStoreNotFoundException("The custom key store does not exist.")
         if Origin not in (AWS_KMS, EXTERNAL):
             raise e.UnsupportedOperationException(f"Origin {Origin} is not supported.")
-        if MultiRegion:
-            raise e.UnsupportedOperationException("Multi-Region keys are not supported yet.")
+        if MultiRegion and Origin == EXTERNAL:
+            raise e.UnsupportedOperationException(
+                "Multi-Region keys with imported key material are not supported."
+            )
         policy = (
             rules.checked_policy(Policy, ctx, BypassPolicyLockoutSafetyCheck)
             if Policy is not None
@@ -81,13 +92,16 @@ class KeyLifecycle(KmsBase):
         rules.check_description(Description)
         key = replace(
             self._new_key(ctx, Description, policy, "CUSTOMER"),
+            key_id=new_key_id(MultiRegion),
             key_usage=KeyUsage,
             key_spec=key_spec,
             origin=Origin,
             key_state=PENDING_IMPORT if Origin == EXTERNAL else ENABLED,
+            multi_region=MultiRegion,
+            primary_region=ctx.region if MultiRegion else None,
         )
         self._store_key(key, tags)
-        return {"KeyMetadata": key_metadata(key)}
+        return {"KeyMetadata": self._metadata(key)}
 
     def aws_managed_key(self, ctx: RequestContext, alias_name: str, description: str) -> str:
         """The ARN of the account's AWS managed key behind `alias_name` (e.g.
@@ -102,14 +116,13 @@ class KeyLifecycle(KmsBase):
                 next_rotation_date=key.creation_date + DEFAULT_ROTATION_PERIOD_DAYS * DAY,
             )
             now = self._clock.time()
+            alias = KmsAlias(ctx.account_id, ctx.region, alias_name, key.storage_id, now, now)
             # A concurrent first use may win the alias: then nothing of ours was stored.
             with contextlib.suppress(AliasExists):
-                self._store_key(
-                    key, {}, KmsAlias(ctx.account_id, ctx.region, alias_name, key.key_id, now, now)
-                )
+                self._store_key(key, {}, alias)
             alias = self._keys.alias(ctx.account_id, ctx.region, alias_name, fresh=True)
             assert alias is not None  # ours, or the one that won
-        return self._resolve(ctx, alias.target_key_id, allow_alias=False).arn
+        return self._resolve(ctx, public_key_id(alias.target_key_id), allow_alias=False).arn
 
     def _new_key(
         self, ctx: RequestContext, description: str, policy: str, key_manager: str
@@ -143,12 +156,16 @@ class KeyLifecycle(KmsBase):
         self, ctx: RequestContext, KeyId: str, GrantTokens: list[str] | None = None
     ) -> dict[str, Any]:
         self._check_grant_tokens(GrantTokens)
-        return {"KeyMetadata": key_metadata(self._resolve(ctx, KeyId))}
+        return {"KeyMetadata": self._metadata(self._resolve(ctx, KeyId))}
+
+    def _metadata(self, key: KmsKey) -> dict[str, Any]:
+        regions = self._keys.regions_of(key.key_id) if key.multi_region else []
+        return key_metadata(key, regions)
 
     def list_keys(
         self, ctx: RequestContext, Limit: int = _DEFAULT_KEYS_PAGE, Marker: str | None = None
     ) -> dict[str, Any]:
-        if Marker is not None and not is_key_id(Marker):
+        if Marker is not None and not is_storage_id(Marker):
             raise e.InvalidMarkerException("Invalid marker")
         stored = self._keys.keys(ctx.account_id, ctx.region, Marker or "", Limit + 1)
         page = [
@@ -157,7 +174,7 @@ class KeyLifecycle(KmsBase):
             if self._intact(key, row_mac)  # an altered row is not listed (and is logged)
         ]
         more = len(stored) > Limit
-        return paged("Keys", page, stored[Limit - 1][0].key_id if more else None)
+        return paged("Keys", page, stored[Limit - 1][0].storage_id if more else None)
 
     def update_key_description(self, ctx: RequestContext, KeyId: str, Description: str) -> None:
         key = self._resolve(ctx, KeyId, allow_alias=False)
@@ -188,6 +205,18 @@ class KeyLifecycle(KmsBase):
             )
         key = self._resolve(ctx, KeyId, allow_alias=False)
         self._require_not_pending_deletion(key)
+        if not key.is_replica and len(self._key_set(key)) > 1:
+            # As AWS does: a primary key outlives its replicas; its window starts after them.
+            self._save(
+                replace(
+                    key, key_state=PENDING_REPLICA_DELETION, pending_window_days=PendingWindowInDays
+                )
+            )
+            return {
+                "KeyId": key.arn,
+                "KeyState": PENDING_REPLICA_DELETION,
+                "PendingWindowInDays": PendingWindowInDays,
+            }
         deletion_date = self._clock.time() + PendingWindowInDays * DAY
         self._save(replace(key, key_state=PENDING_DELETION, deletion_date=deletion_date))
         return {
@@ -199,13 +228,13 @@ class KeyLifecycle(KmsBase):
 
     def cancel_key_deletion(self, ctx: RequestContext, KeyId: str) -> dict[str, Any]:
         key = self._resolve(ctx, KeyId, allow_alias=False)
-        if key.key_state != PENDING_DELETION:
+        if key.key_state not in (PENDING_DELETION, PENDING_REPLICA_DELETION):
             raise e.KMSInvalidStateException(f"{key.arn} is not pending deletion.")
         # As AWS does: a key whose deletion is cancelled comes back disabled (or, without
         # key material, pending import).
-        _, material = self._keys.key_with_material(key.key_id)
+        _, material = self._keys.key_with_material(key.storage_id)
         state = DISABLED if material is not None else PENDING_IMPORT
-        self._save(replace(key, key_state=state, deletion_date=None))
+        self._save(replace(key, key_state=state, deletion_date=None, pending_window_days=None))
         return {"KeyId": key.arn}
 
     def delete_due_keys(self) -> None:
@@ -215,10 +244,21 @@ class KeyLifecycle(KmsBase):
         for key_id in self._keys.due_for_deletion(now):
             if self._keys.destroy_key(key_id, due_by=now):
                 log.info("deleted KMS key %s: its waiting period ended", key_id)
+        for key_id in self._keys.pending_replica_deletions():
+            key = self._verified(self._keys.key(key_id))
+            if key is not None and key.pending_window_days and len(self._key_set(key)) == 1:
+                self._save(
+                    replace(
+                        key,
+                        key_state=PENDING_DELETION,
+                        deletion_date=now + key.pending_window_days * DAY,
+                    )
+                )
+                log.info("KMS key %s: its replicas are gone; its waiting period starts", key_id)
 
     def get_key_last_usage(self, ctx: RequestContext, KeyId: str) -> dict[str, Any]:
         key = self._resolve(ctx, KeyId, allow_alias=False)
-        usage = self._keys.usage(key.key_id)
+        usage = self._keys.usage(key.storage_id)
         result: dict[str, Any] = {
             "KeyId": key.arn,
             "TrackingStartDate": usage.tracking_start if usage else key.creation_date,
@@ -269,16 +309,16 @@ class KeyLifecycle(KmsBase):
         key = self._resolve(ctx, KeyId, allow_alias=False)
         self._require_not_pending_deletion(key)
         tags = rules.checked_tags(Tags)
-        merged = self._keys.tags(key.key_id) | tags
+        merged = self._keys.tags(key.storage_id) | tags
         if len(merged) > MAX_TAGS_PER_KEY:
             raise e.LimitExceededException(f"A KMS key can have at most {MAX_TAGS_PER_KEY} tags.")
-        self._keys.put_tags(key.key_id, tags)
+        self._keys.put_tags(key.storage_id, tags)
 
     def untag_resource(self, ctx: RequestContext, KeyId: str, TagKeys: list[str]) -> None:
         key = self._resolve(ctx, KeyId, allow_alias=False)
         self._require_not_pending_deletion(key)
         rules.check_tag_keys(TagKeys)
-        self._keys.delete_tags(key.key_id, TagKeys)
+        self._keys.delete_tags(key.storage_id, TagKeys)
 
     def list_resource_tags(
         self,
@@ -288,7 +328,7 @@ class KeyLifecycle(KmsBase):
         Marker: str | None = None,
     ) -> dict[str, Any]:
         key = self._resolve(ctx, KeyId, allow_alias=False)
-        tags = sorted(self._keys.tags(key.key_id).items())
+        tags = sorted(self._keys.tags(key.storage_id).items())
         start = 0
         if Marker is not None:
             names = [name for name, _ in tags]
@@ -307,7 +347,8 @@ def _check_policy_name(policy_name: str) -> None:
         raise e.NotFoundException(f"No such policy exists: {policy_name}")
 
 
-def key_metadata(key: KmsKey) -> dict[str, Any]:
+def key_metadata(key: KmsKey, regions: list[str]) -> dict[str, Any]:
+    """DescribeKey's KeyMetadata; `regions` are a multi-Region key's Regions."""
     algorithms = keyspecs.ALGORITHMS[key.key_spec][key.key_usage]
     metadata: dict[str, Any] = {
         "AWSAccountId": key.account_id,
@@ -328,12 +369,27 @@ def key_metadata(key: KmsKey) -> dict[str, Any]:
     # AWS names the material of symmetric keys only (of imported ones, once it is there).
     if key.key_spec == SYMMETRIC_DEFAULT and key.key_state != PENDING_IMPORT:
         metadata["CurrentKeyMaterialId"] = key_material_id(key.key_id, key.current_material_version)
+    if key.multi_region and key.primary_region is not None:
+        metadata["MultiRegionConfiguration"] = _multi_region_configuration(key, regions)
     optional = {
+        "PendingDeletionWindowInDays": key.pending_window_days,
         "DeletionDate": key.deletion_date,
         "ExpirationModel": key.expiration_model,
         "ValidTo": key.valid_to,
     }
     return metadata | {member: value for member, value in optional.items() if value is not None}
+
+
+def _multi_region_configuration(key: KmsKey, regions: list[str]) -> dict[str, Any]:
+    def member(region: str) -> dict[str, str]:
+        return {"Arn": key_arn(region, key.account_id, key.key_id), "Region": region}
+
+    assert key.primary_region is not None
+    return {
+        "MultiRegionKeyType": "REPLICA" if key.is_replica else "PRIMARY",
+        "PrimaryKey": member(key.primary_region),
+        "ReplicaKeys": [member(r) for r in regions if r != key.primary_region],
+    }
 
 
 def paged(member: str, page: list[Any], next_marker: str | None) -> dict[str, Any]:

@@ -12,6 +12,9 @@ ENABLED = "Enabled"
 DISABLED = "Disabled"
 PENDING_DELETION = "PendingDeletion"
 PENDING_IMPORT = "PendingImport"
+# A multi-Region primary key scheduled for deletion waits in this state until its replicas are
+# gone; then its own waiting period starts.
+PENDING_REPLICA_DELETION = "PendingReplicaDeletion"
 AWS_KMS, EXTERNAL = "AWS_KMS", "EXTERNAL"  # key origins
 KEY_MATERIAL_EXPIRES = "KEY_MATERIAL_EXPIRES"
 KEY_MATERIAL_DOES_NOT_EXPIRE = "KEY_MATERIAL_DOES_NOT_EXPIRE"
@@ -48,8 +51,12 @@ CACHED_OPERATIONS = frozenset(
     }
 )
 
-# Key ids are lower-case canonical UUIDs, as uuid4() prints them.
-_KEY_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# Key ids are lower-case canonical UUIDs, as uuid4() prints them; multi-Region keys' ids are
+# "mrk-" and 32 hex digits, the same in every Region the key is replicated to.
+_KEY_ID = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}"
+)
+MULTI_REGION_PREFIX = "mrk-"
 _KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):key/(.+)$")
 _ALIAS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):(alias/.+)$")
 _ALIAS_NAME = re.compile(r"alias/[a-zA-Z0-9:/_-]+")  # the model's AliasNameType pattern
@@ -75,12 +82,27 @@ def default_key_policy(account_id: str) -> str:
     )
 
 
-def new_key_id() -> str:
-    return str(uuid.uuid4())
+def new_key_id(multi_region: bool = False) -> str:
+    return MULTI_REGION_PREFIX + uuid.uuid4().hex if multi_region else str(uuid.uuid4())
 
 
 def is_key_id(text: str) -> bool:
     return _KEY_ID.fullmatch(text) is not None
+
+
+def storage_id(key_id: str, region: str) -> str:
+    """The id a key's row has in storage. A multi-Region key has one row per Region under
+    one key id, so its rows are told apart by Region."""
+    return f"{key_id}:{region}" if key_id.startswith(MULTI_REGION_PREFIX) else key_id
+
+
+def public_key_id(stored_id: str) -> str:
+    return stored_id.split(":", 1)[0]
+
+
+def is_storage_id(text: str) -> bool:
+    key_id, _, region = text.partition(":")
+    return is_key_id(key_id) and (region != "") == key_id.startswith(MULTI_REGION_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -137,10 +159,20 @@ class KmsKey:
     valid_to: float | None = None
     expiration_model: str | None = None
     imported_material_mac: str | None = None
+    primary_region: str | None = None  # multi-Region keys: where the primary key is
+    pending_window_days: int | None = None  # PendingReplicaDeletion: the window to come
 
     @property
     def arn(self) -> str:
-        return f"arn:aws:kms:{self.region}:{self.account_id}:key/{self.key_id}"
+        return key_arn(self.region, self.account_id, self.key_id)
+
+    @property
+    def storage_id(self) -> str:
+        return storage_id(self.key_id, self.region)
+
+    @property
+    def is_replica(self) -> bool:
+        return self.multi_region and self.region != self.primary_region
 
     def record(self) -> bytes:
         """Every field, canonically: what the row's integrity tag covers. Optional fields
@@ -161,8 +193,14 @@ _OPTIONAL_FIELDS = frozenset(
         "valid_to",
         "expiration_model",
         "imported_material_mac",
+        "primary_region",
+        "pending_window_days",
     }
 )
+
+
+def key_arn(region: str, account_id: str, key_id: str) -> str:
+    return f"arn:aws:kms:{region}:{account_id}:key/{key_id}"
 
 
 def key_material_id(key_id: str, version: int) -> str:

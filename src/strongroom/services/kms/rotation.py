@@ -22,6 +22,7 @@ from strongroom.services.kms.model import (
     ON_DEMAND,
     KmsKey,
     key_material_id,
+    storage_id,
 )
 from strongroom.storage.kms import RotationConflict
 
@@ -36,7 +37,7 @@ class Rotation(KmsBase):
         KeyId: str,
         RotationPeriodInDays: int = DEFAULT_ROTATION_PERIOD_DAYS,
     ) -> None:
-        key = self._rotatable(ctx, KeyId)
+        key = self._primary(self._rotatable(ctx, KeyId))
         self._require_enabled(key)
         if key.rotation_period_days is None or key.next_rotation_date is None:
             start = self._clock.time()
@@ -51,26 +52,28 @@ class Rotation(KmsBase):
         )
 
     def disable_key_rotation(self, ctx: RequestContext, KeyId: str) -> None:
-        key = self._rotatable(ctx, KeyId)
+        key = self._primary(self._rotatable(ctx, KeyId))
         self._require_enabled(key)
         self._save(replace(key, rotation_period_days=None, next_rotation_date=None))
 
     def get_key_rotation_status(self, ctx: RequestContext, KeyId: str) -> dict[str, Any]:
         key = self._rotatable(ctx, KeyId)
         self._require_not_pending_deletion(key)
+        # A replica is rotated with its primary key, on the primary's schedule.
+        schedule = self._primary_of(key) if key.is_replica else key
         status: dict[str, Any] = {
-            "KeyRotationEnabled": key.rotation_period_days is not None,
+            "KeyRotationEnabled": schedule.rotation_period_days is not None,
             "KeyId": key.arn,
         }
-        if key.rotation_period_days is not None:
-            status["RotationPeriodInDays"] = key.rotation_period_days
-            status["NextRotationDate"] = key.next_rotation_date
+        if schedule.rotation_period_days is not None:
+            status["RotationPeriodInDays"] = schedule.rotation_period_days
+            status["NextRotationDate"] = schedule.next_rotation_date
         return status
 
     def rotate_key_on_demand(self, ctx: RequestContext, KeyId: str) -> dict[str, Any]:
-        key = self._rotatable(ctx, KeyId)
+        key = self._primary(self._rotatable(ctx, KeyId))
         self._require_enabled(key)
-        done = sum(m.rotation_type == ON_DEMAND for m in self._keys.materials(key.key_id))
+        done = sum(m.rotation_type == ON_DEMAND for m in self._keys.materials(key.storage_id))
         if done >= MAX_ON_DEMAND_ROTATIONS:
             raise e.LimitExceededException(
                 f"{key.arn} has been rotated on demand {MAX_ON_DEMAND_ROTATIONS} times, the most "
@@ -93,7 +96,7 @@ class Rotation(KmsBase):
         key = self._rotatable(ctx, KeyId)
         materials = [
             m
-            for m in self._keys.materials(key.key_id)
+            for m in self._keys.materials(key.storage_id)
             if m.rotation_type is not None or IncludeKeyMaterial == _ALL_KEY_MATERIAL
         ]
         start = 0
@@ -146,12 +149,29 @@ class Rotation(KmsBase):
             )
         return key
 
+    @staticmethod
+    def _primary(key: KmsKey) -> KmsKey:
+        if key.is_replica:
+            raise e.UnsupportedOperationException(
+                f"{key.arn} is a multi-Region replica key; rotate its primary key in "
+                f"{key.primary_region}."
+            )
+        return key
+
+    def _primary_of(self, replica: KmsKey) -> KmsKey:
+        assert replica.primary_region is not None
+        primary = self._verified(self._keys.key(storage_id(replica.key_id, replica.primary_region)))
+        return primary or replica
+
     def _rotate(self, key: KmsKey, rotation_type: str, next_rotation_date: float | None) -> None:
+        """Make new key material current for the key and, if it is a multi-Region primary,
+        for its replicas (which share its material)."""
         version = key.current_material_version + 1
-        rotated = replace(
-            key, current_material_version=version, next_rotation_date=next_rotation_date
-        )
-        blob = self._barrier.encrypt(new_key(), material_aad(key, version))
-        self._keys.rotate(
-            rotated, self._barrier.mac(rotated.record()), blob, rotation_type, self._clock.time()
-        )
+        material = new_key()
+        rotated = []
+        for member in self._key_set(key):
+            schedule = next_rotation_date if member is key else member.next_rotation_date
+            member = replace(member, current_material_version=version, next_rotation_date=schedule)
+            blob = self._barrier.encrypt(material, material_aad(member, version))
+            rotated.append((member, self._barrier.mac(member.record()), blob))
+        self._keys.rotate(rotated, rotation_type, self._clock.time())

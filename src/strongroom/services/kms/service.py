@@ -7,8 +7,9 @@ from strongroom.services.kms.cryptographic import Cryptography
 from strongroom.services.kms.grants import Grants
 from strongroom.services.kms.imports import Imports
 from strongroom.services.kms.keys import KeyLifecycle
+from strongroom.services.kms.multiregion import MultiRegion
 from strongroom.services.kms.rotation import Rotation
 
 
-class KMS(KeyLifecycle, Aliases, Cryptography, Rotation, Grants, Imports):
+class KMS(KeyLifecycle, Aliases, Cryptography, Rotation, Grants, Imports, MultiRegion):
     pass
