@@ -1,7 +1,9 @@
 """Load benchmark: Strongroom vs moto_server on the same machine, in the same run.
 
-Suites: `kms` (Encrypt of 1 KB, GenerateDataKey) and `secretsmanager` (GetSecretValue of a 1 KB
-secret, PutSecretValue).
+Suites: `kms` (Encrypt of 1 KB, GenerateDataKey, Sign with ECC_NIST_P256 and RSA_2048 keys,
+Verify, GenerateMac) and `secretsmanager` (GetSecretValue of a 1 KB secret, PutSecretValue).
+The kms suite also measures what the `cryptography` library alone does for each asymmetric and
+HMAC primitive on this machine, in 1 and in 2 processes (the yardstick for Sign and Verify).
 
 Both servers run on loopback in the same run and get the same pre-signed requests from wrk
 at 1, 8 and 32 connections. Reported per run: throughput, p50/p99 latency, server CPU per
@@ -16,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hmac
 import json
+import multiprocessing
 import os
 import platform
 import re
@@ -28,6 +32,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +41,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 HERE = Path(__file__).parent
 REGION = "us-east-1"
@@ -215,17 +222,86 @@ class Call:
     body: dict
 
 
+SIGNED_MESSAGE = os.urandom(32)
+
+
 def kms_workloads(target: Target) -> dict[str, Call]:
-    key_id = target.client("kms").create_key(Description="bench")["KeyMetadata"]["KeyId"]
+    kms = target.client("kms")
+
+    def new_key(**params: str) -> str:
+        return kms.create_key(Description="bench", **params)["KeyMetadata"]["KeyId"]
+
+    def call(operation: str, **body: str) -> Call:
+        return Call("kms", "TrentService", operation, body)
+
+    key_id = new_key()
+    ecc_key = new_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")
+    rsa_key = new_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")
+    hmac_key = new_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")
     plaintext = base64.b64encode(os.urandom(1024)).decode()
+    message = base64.b64encode(SIGNED_MESSAGE).decode()
+    ecc_signature = kms.sign(
+        KeyId=ecc_key, Message=SIGNED_MESSAGE, SigningAlgorithm="ECDSA_SHA_256"
+    )["Signature"]
     return {
-        "Encrypt 1 KB": Call(
-            "kms", "TrentService", "Encrypt", {"KeyId": key_id, "Plaintext": plaintext}
+        "Encrypt 1 KB": call("Encrypt", KeyId=key_id, Plaintext=plaintext),
+        "GenerateDataKey": call("GenerateDataKey", KeyId=key_id, KeySpec="AES_256"),
+        "Sign ECC_NIST_P256": call(
+            "Sign", KeyId=ecc_key, Message=message, SigningAlgorithm="ECDSA_SHA_256"
         ),
-        "GenerateDataKey": Call(
-            "kms", "TrentService", "GenerateDataKey", {"KeyId": key_id, "KeySpec": "AES_256"}
+        "Sign RSA_2048 PSS": call(
+            "Sign", KeyId=rsa_key, Message=message, SigningAlgorithm="RSASSA_PSS_SHA_256"
+        ),
+        "Verify ECC_NIST_P256": call(
+            "Verify",
+            KeyId=ecc_key,
+            Message=message,
+            Signature=base64.b64encode(ecc_signature).decode(),
+            SigningAlgorithm="ECDSA_SHA_256",
+        ),
+        "GenerateMac HMAC_256": call(
+            "GenerateMac", KeyId=hmac_key, Message=message, MacAlgorithm="HMAC_SHA_256"
         ),
     }
+
+
+def kms_primitives() -> dict[str, Callable[[], object]]:
+    """The primitive behind each asymmetric and HMAC workload, with `cryptography` alone."""
+    ecc = ec.generate_private_key(ec.SECP256R1())
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ecc_signature = ecc.sign(SIGNED_MESSAGE, ec.ECDSA(hashes.SHA256()))
+    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+    mac_key = os.urandom(32)
+    return {
+        "Sign ECC_NIST_P256": lambda: ecc.sign(SIGNED_MESSAGE, ec.ECDSA(hashes.SHA256())),
+        "Sign RSA_2048 PSS": lambda: rsa_key.sign(SIGNED_MESSAGE, pss, hashes.SHA256()),
+        "Verify ECC_NIST_P256": lambda: ecc.public_key().verify(
+            ecc_signature, SIGNED_MESSAGE, ec.ECDSA(hashes.SHA256())
+        ),
+        "GenerateMac HMAC_256": lambda: hmac.new(mac_key, SIGNED_MESSAGE, "sha256").digest(),
+    }
+
+
+def _primitive_rate(name: str, seconds: float) -> float:
+    operation = kms_primitives()[name]
+    done, deadline = 0, time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for _ in range(50):
+            operation()
+        done += 50
+    return done / seconds
+
+
+def primitive_baselines(seconds: float = 5.0) -> list[dict]:
+    """Operations per second of each primitive in 1 process and in 2 (this machine's cores)."""
+    rows = []
+    for name in kms_primitives():
+        for processes in (1, 2):
+            with multiprocessing.Pool(processes) as pool:
+                rates = pool.starmap(_primitive_rate, [(name, seconds)] * processes)
+            rows.append({"primitive": name, "processes": processes, "ops": sum(rates)})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
 
 
 def secretsmanager_workloads(target: Target) -> dict[str, Call]:
@@ -242,6 +318,7 @@ def secretsmanager_workloads(target: Target) -> dict[str, Call]:
 
 
 SUITES = {"kms": kms_workloads, "secretsmanager": secretsmanager_workloads}
+BASELINES = {"kms": primitive_baselines}
 
 
 def main() -> None:
@@ -251,6 +328,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     options = parser.parse_args()
     options.out = options.out or HERE / "results" / f"{options.suite}.md"
+    baselines = BASELINES[options.suite]() if options.suite in BASELINES else []
     workdir = Path(tempfile.mkdtemp(prefix="strongroom-bench-"))
     targets = [start_strongroom(workdir, 1), start_strongroom(workdir, 2), start_moto(workdir)]
     rows = []
@@ -269,10 +347,10 @@ def main() -> None:
             target.process.terminate()
             target.process.wait()
         shutil.rmtree(workdir, ignore_errors=True)
-    write_report(rows, options)
+    write_report(rows, baselines, options)
 
 
-def write_report(rows: list[dict], options: argparse.Namespace) -> None:
+def write_report(rows: list[dict], baselines: list[dict], options: argparse.Namespace) -> None:
     options.out.parent.mkdir(parents=True, exist_ok=True)
     lines = [
         f"# {options.suite} load benchmark: Strongroom vs moto_server",
@@ -292,8 +370,19 @@ def write_report(rows: list[dict], options: argparse.Namespace) -> None:
         f"| {r['cpu_ms_per_request']:.3f} | {r['rss_mb']:.0f} |"
         for r in rows
     ]
+    if baselines:
+        lines += [
+            "",
+            "The same primitives with the `cryptography` library alone (no HTTP, no KMS), "
+            "operations per second:",
+            "",
+            "| primitive | processes | ops/s |",
+            "|---|---:|---:|",
+        ]
+        lines += [f"| {b['primitive']} | {b['processes']} | {b['ops']:.0f} |" for b in baselines]
     options.out.write_text("\n".join(lines) + "\n")
-    options.out.with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
+    results = {"rows": rows, "baselines": baselines} if baselines else rows
+    options.out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {options.out}")
 
 
