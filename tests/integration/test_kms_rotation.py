@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.conftest import BACKENDS
 from tests.support.kms import all_pages, aws_error, unchanged
@@ -25,6 +26,9 @@ DAY = 86400
 CLOSE = datetime.timedelta(seconds=30)
 ASYMMETRIC = {"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"}
 HMAC = {"KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC"}
+# What AWS may answer a change to an AWS managed key: its key policy allows the account only
+# kms:Describe*, kms:Get* and kms:List* (and the key's rotation is not configurable at all).
+MANAGED_KEY_REFUSALS = {"AccessDeniedException", "UnsupportedOperationException"}
 
 
 def material_version(blob: bytes) -> int:
@@ -337,3 +341,18 @@ def test_the_aws_managed_key_rotates_every_year(dev_server, kms):
     assert managed_status["RotationPeriodInDays"] == 365
     yearly = managed["CreationDate"] + datetime.timedelta(days=365)
     assert same_moment(managed_status["NextRotationDate"], yearly)
+
+
+def test_the_aws_managed_key_rotation_cannot_be_changed(own_dev_server):
+    """AWS rotates its managed keys every year, and no one can change that: the status of an
+    AWS managed key is always enabled."""
+    kms = own_dev_server.client("kms")
+    own_dev_server.client("secretsmanager").create_secret(Name="managed", SecretString="x")
+    key_id = kms.describe_key(KeyId="alias/aws/secretsmanager")["KeyMetadata"]["KeyId"]
+    yearly = status(kms, key_id)
+    calls = rotation_calls(kms, key_id)
+    for name in CHANGING:
+        with rotation_unchanged(kms, key_id), pytest.raises(ClientError) as refused:
+            calls[name]()
+        assert refused.value.response["Error"]["Code"] in MANAGED_KEY_REFUSALS
+    assert status(kms, key_id) == yearly

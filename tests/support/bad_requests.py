@@ -37,6 +37,7 @@ WRONG_TYPES: dict[str, list[Any]] = {
     "list": ["a", 1, True, {}],
     "map": ["a", 1, True, []],
     "structure": ["a", 1, True, []],
+    "timestamp": [True, [], {}, "yesterday", 1e400],
 }
 BAD_BASE64 = ["!!!!", "YQ=", "Y", "é", "YQ==YQ==", "====", "Y Q=="]
 # How each operation's bad requests are drawn: a test runs `check` under these settings.
@@ -107,8 +108,9 @@ def _valid_string(shape: Shape, length: int | None = None) -> str:
     if shape.metadata.get("enum"):
         return str(shape.metadata["enum"][0])
     shortest = max(shape.metadata.get("min", 1), 1)
-    for n in [length] if length is not None else range(shortest, shortest + 8):
-        for candidate in ("a" * n, "a" * (n - 2) + "-1"):  # the second fits e.g. us-east-1
+    for n in [length] if length is not None else range(shortest, shortest + 16):
+        # The second fits patterns like aws-1, the third Region names like us-east-1.
+        for candidate in ("a" * n, "a" * (n - 2) + "-1", "us-east-" + "1" * (n - 8)):
             if len(candidate) == n and _fits_pattern(shape, candidate):
                 return candidate
     raise AssertionError(f"no valid value of length {length} for {shape.name}")
@@ -128,6 +130,8 @@ def valid_value(shape: Shape, structures: Structures | None = None) -> Any:
         return max(low or 1, 1)
     if kind == "boolean":
         return False
+    if kind == "timestamp":
+        return 4_102_444_800  # 2100-01-01, in epoch seconds
     if isinstance(shape, ListShape):
         return [valid_value(shape.member, structures) for _ in range(max(low or 1, 1))]
     if isinstance(shape, MapShape):

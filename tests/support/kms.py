@@ -43,15 +43,32 @@ def tags(kms: Any, key_id: str) -> dict[str, str]:
 
 
 def snapshot(kms: Any, watched_keys: Iterable[str] = ()) -> dict[str, Any]:
-    """Keys, aliases, and the metadata and tags of the watched keys."""
+    """Keys, aliases, and of the watched keys their metadata, tags, policy, grants and
+    key materials (rotations)."""
     return {
         "keys": sorted(key_ids(kms)),
         "aliases": aliases(kms),
-        "watched": {
-            key_id: (kms.describe_key(KeyId=key_id)["KeyMetadata"], tags(kms, key_id))
-            for key_id in watched_keys
-        },
+        "watched": {key_id: watched(kms, key_id) for key_id in watched_keys},
     }
+
+
+def watched(kms: Any, key_id: str) -> dict[str, Any]:
+    metadata = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+    state = {
+        "metadata": metadata,
+        "tags": tags(kms, key_id),
+        "policy": kms.get_key_policy(KeyId=key_id)["Policy"],
+        "grants": all_pages(kms.list_grants, "Grants", KeyId=key_id, Limit=100),
+    }
+    rotatable = metadata["KeySpec"] == "SYMMETRIC_DEFAULT" and metadata["Origin"] == "AWS_KMS"
+    if rotatable and metadata["KeyState"] in ("Enabled", "Disabled"):
+        state["rotations"] = kms.list_key_rotations(KeyId=key_id, Limit=1000)["Rotations"]
+        state["rotation"] = {
+            k: v
+            for k, v in kms.get_key_rotation_status(KeyId=key_id).items()
+            if k != "ResponseMetadata"
+        }
+    return state
 
 
 DRY_RUN_MESSAGE = "The request would have succeeded, but the DryRun option is set."

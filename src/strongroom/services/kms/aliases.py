@@ -75,6 +75,6 @@ class Aliases(KmsBase):
         reference = parse_key_reference(target_key_id)
         if reference is not None and reference.alias_name is not None:
             raise e.ValidationException("Aliases must refer to keys. Not aliases")
-        key = self._resolve(ctx, target_key_id, allow_alias=False)
+        key = self._customer_key(ctx, target_key_id)
         self._require_not_pending_deletion(key)
         return key

@@ -80,6 +80,12 @@ class KmsBase:
         stored = self._keys.key(storage_id(target, ctx.region))
         return self._owned(ctx, self._verified(stored), target)
 
+    def _customer_key(self, ctx: RequestContext, key_id: str) -> KmsKey:
+        """A key the caller may manage: named by id or ARN, and customer managed."""
+        key = self._resolve(ctx, key_id, allow_alias=False)
+        self._require_customer_managed(ctx, key)
+        return key
+
     def _target_id(self, ctx: RequestContext, key_id: str, allow_alias: bool) -> str:
         reference = parse_key_reference(key_id)
         if reference is None or (reference.alias_name is not None and not allow_alias):
@@ -153,6 +159,17 @@ class KmsBase:
     def _require_not_pending_deletion(key: KmsKey) -> None:
         if key.key_state in (PENDING_DELETION, PENDING_REPLICA_DELETION):
             raise e.KMSInvalidStateException(f"{key.arn} is {state_words(key.key_state)}.")
+
+    @staticmethod
+    def _require_customer_managed(ctx: RequestContext, key: KmsKey) -> None:
+        """AWS managed keys are AWS's to manage: their policy lets nobody change them."""
+        if key.key_manager == "AWS":
+            action = f"kms:{ctx.operation}"
+            raise e.AccessDeniedException(
+                f"User: {ctx.principal.arn} is not authorized to perform: {action} on "
+                f"resource: {key.arn} because no resource-based policy allows the {action} "
+                "action"
+            )
 
     @staticmethod
     def _require_material(key: KmsKey) -> None:

@@ -33,6 +33,10 @@ class InvalidKeyUsageException(AwsError):
     pass
 
 
+class AccessDeniedException(AwsError):
+    """Not in the KMS model, but what KMS answers when no policy allows a request."""
+
+
 class NotAuthorizedException(AwsError):
     """Not in the model, but what KMS answers for names under the reserved `alias/aws/`."""
 

@@ -67,7 +67,7 @@ class Grants(KmsBase):
         DryRun: bool = False,
     ) -> dict[str, Any]:
         self._check_grant_tokens(GrantTokens)
-        key = self._resolve(ctx, KeyId)
+        key = self._resolve(ctx, KeyId, allow_alias=False)
         self._require_enabled(key)
         operations = _checked_operations(key, Operations)
         constraints = _checked_constraints(key, Constraints)
@@ -113,7 +113,7 @@ class Grants(KmsBase):
         GrantId: str | None = None,
         GranteePrincipal: str | None = None,
     ) -> dict[str, Any]:
-        key = self._resolve(ctx, KeyId)
+        key = self._resolve(ctx, KeyId, allow_alias=False)
         _check_marker(Marker)
         stored = self._keys.grants(
             key.storage_id, Marker or "", Limit + 1, GrantId, GranteePrincipal
@@ -151,7 +151,7 @@ class Grants(KmsBase):
             raise e.ValidationException(
                 "Specify either a GrantToken, or a KeyId together with a GrantId."
             )
-        key = self._resolve(ctx, KeyId) if KeyId is not None else None
+        key = self._resolve(ctx, KeyId, allow_alias=False) if KeyId is not None else None
         grant = self._existing_grant(ctx, grant_id, key)
         if DryRun:
             raise e.DryRunOperationException(DRY_RUN_MESSAGE)
@@ -160,7 +160,7 @@ class Grants(KmsBase):
     def revoke_grant(
         self, ctx: RequestContext, KeyId: str, GrantId: str, DryRun: bool = False
     ) -> None:
-        key = self._resolve(ctx, KeyId)
+        key = self._resolve(ctx, KeyId, allow_alias=False)
         grant = self._existing_grant(ctx, GrantId, key)
         if DryRun:
             raise e.DryRunOperationException(DRY_RUN_MESSAGE)

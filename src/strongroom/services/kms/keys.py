@@ -24,8 +24,10 @@ from strongroom.services.kms.model import (
     PENDING_DELETION,
     PENDING_IMPORT,
     PENDING_REPLICA_DELETION,
+    RESERVED_ALIAS_PREFIX,
     KmsAlias,
     KmsKey,
+    aws_managed_key_policy,
     default_key_policy,
     is_storage_id,
     key_arn,
@@ -109,7 +111,9 @@ class KeyLifecycle(KmsBase):
         rotates its managed keys every year; so does Strongroom."""
         alias = self._keys.alias(ctx.account_id, ctx.region, alias_name)
         if alias is None:
-            key = self._new_key(ctx, description, default_key_policy(ctx.account_id), "AWS")
+            service = alias_name.removeprefix(RESERVED_ALIAS_PREFIX)
+            policy = aws_managed_key_policy(ctx.account_id, ctx.region, service)
+            key = self._new_key(ctx, description, policy, "AWS")
             key = replace(
                 key,
                 rotation_period_days=DEFAULT_ROTATION_PERIOD_DAYS,
@@ -177,18 +181,18 @@ class KeyLifecycle(KmsBase):
         return paged("Keys", page, stored[Limit - 1][0].storage_id if more else None)
 
     def update_key_description(self, ctx: RequestContext, KeyId: str, Description: str) -> None:
-        key = self._resolve(ctx, KeyId, allow_alias=False)
+        key = self._customer_key(ctx, KeyId)
         self._require_not_pending_deletion(key)
         rules.check_description(Description)
         self._save(replace(key, description=Description))
 
     def enable_key(self, ctx: RequestContext, KeyId: str) -> None:
-        key = self._resolve(ctx, KeyId, allow_alias=False)
+        key = self._customer_key(ctx, KeyId)
         self._require_material(key)
         self._save(replace(key, key_state=ENABLED))
 
     def disable_key(self, ctx: RequestContext, KeyId: str) -> None:
-        key = self._resolve(ctx, KeyId, allow_alias=False)
+        key = self._customer_key(ctx, KeyId)
         self._require_material(key)
         self._save(replace(key, key_state=DISABLED))
 
@@ -203,7 +207,7 @@ class KeyLifecycle(KmsBase):
                 f"constraint: Member must have value between {MIN_DELETION_WINDOW_DAYS} and "
                 f"{MAX_DELETION_WINDOW_DAYS}"
             )
-        key = self._resolve(ctx, KeyId, allow_alias=False)
+        key = self._customer_key(ctx, KeyId)
         self._require_not_pending_deletion(key)
         if not key.is_replica and len(self._key_set(key)) > 1:
             # As AWS does: a primary key outlives its replicas; its window starts after them.
@@ -227,7 +231,7 @@ class KeyLifecycle(KmsBase):
         }
 
     def cancel_key_deletion(self, ctx: RequestContext, KeyId: str) -> dict[str, Any]:
-        key = self._resolve(ctx, KeyId, allow_alias=False)
+        key = self._customer_key(ctx, KeyId)
         if key.key_state not in (PENDING_DELETION, PENDING_REPLICA_DELETION):
             raise e.KMSInvalidStateException(f"{key.arn} is not pending deletion.")
         # As AWS does: a key whose deletion is cancelled comes back disabled (or, without
@@ -289,7 +293,7 @@ class KeyLifecycle(KmsBase):
         PolicyName: str = _DEFAULT_POLICY_NAME,
         BypassPolicyLockoutSafetyCheck: bool = False,
     ) -> None:
-        key = self._resolve(ctx, KeyId, allow_alias=False)
+        key = self._customer_key(ctx, KeyId)
         _check_policy_name(PolicyName)
         self._save(
             replace(key, policy=rules.checked_policy(Policy, ctx, BypassPolicyLockoutSafetyCheck))
@@ -306,7 +310,7 @@ class KeyLifecycle(KmsBase):
     # Tags
 
     def tag_resource(self, ctx: RequestContext, KeyId: str, Tags: list[dict[str, str]]) -> None:
-        key = self._resolve(ctx, KeyId, allow_alias=False)
+        key = self._customer_key(ctx, KeyId)
         self._require_not_pending_deletion(key)
         tags = rules.checked_tags(Tags)
         merged = self._keys.tags(key.storage_id) | tags
@@ -315,7 +319,7 @@ class KeyLifecycle(KmsBase):
         self._keys.put_tags(key.storage_id, tags)
 
     def untag_resource(self, ctx: RequestContext, KeyId: str, TagKeys: list[str]) -> None:
-        key = self._resolve(ctx, KeyId, allow_alias=False)
+        key = self._customer_key(ctx, KeyId)
         self._require_not_pending_deletion(key)
         rules.check_tag_keys(TagKeys)
         self._keys.delete_tags(key.storage_id, TagKeys)

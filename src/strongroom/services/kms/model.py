@@ -82,6 +82,47 @@ def default_key_policy(account_id: str) -> str:
     )
 
 
+def aws_managed_key_policy(account_id: str, region: str, service: str) -> str:
+    """The policy AWS gives an AWS managed key: the account may use it only through `service`,
+    and may read its metadata; nobody may manage it."""
+    via_service = {
+        "kms:CallerAccount": account_id,
+        "kms:ViaService": f"{service}.{region}.amazonaws.com",
+    }
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Id": f"auto-{service}-1",
+            "Statement": [
+                {
+                    "Sid": f"Allow access through {service} for all principals in the account "
+                    f"that are authorized to use {service}",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "*"},
+                    "Action": [
+                        "kms:Encrypt",
+                        "kms:Decrypt",
+                        "kms:ReEncrypt*",
+                        "kms:GenerateDataKey*",
+                        "kms:CreateGrant",
+                        "kms:DescribeKey",
+                    ],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": via_service},
+                },
+                {
+                    "Sid": "Allow direct access to key metadata to the account",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                    "Action": ["kms:Describe*", "kms:Get*", "kms:List*", "kms:RevokeGrant"],
+                    "Resource": "*",
+                },
+            ],
+        },
+        indent=2,
+    )
+
+
 def new_key_id(multi_region: bool = False) -> str:
     return MULTI_REGION_PREFIX + uuid.uuid4().hex if multi_region else str(uuid.uuid4())
 

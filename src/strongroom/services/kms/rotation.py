@@ -38,6 +38,7 @@ class Rotation(KmsBase):
         RotationPeriodInDays: int = DEFAULT_ROTATION_PERIOD_DAYS,
     ) -> None:
         key = self._primary(self._rotatable(ctx, KeyId))
+        self._require_customer_managed(ctx, key)
         self._require_enabled(key)
         if key.rotation_period_days is None or key.next_rotation_date is None:
             start = self._clock.time()
@@ -53,6 +54,7 @@ class Rotation(KmsBase):
 
     def disable_key_rotation(self, ctx: RequestContext, KeyId: str) -> None:
         key = self._primary(self._rotatable(ctx, KeyId))
+        self._require_customer_managed(ctx, key)
         self._require_enabled(key)
         self._save(replace(key, rotation_period_days=None, next_rotation_date=None))
 
@@ -72,6 +74,7 @@ class Rotation(KmsBase):
 
     def rotate_key_on_demand(self, ctx: RequestContext, KeyId: str) -> dict[str, Any]:
         key = self._primary(self._rotatable(ctx, KeyId))
+        self._require_customer_managed(ctx, key)
         self._require_enabled(key)
         done = sum(m.rotation_type == ON_DEMAND for m in self._keys.materials(key.storage_id))
         if done >= MAX_ON_DEMAND_ROTATIONS:
