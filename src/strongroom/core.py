@@ -62,12 +62,14 @@ class Core:
         self._changes = ChangeFeed(engine)
         self._changes.watch(changes.SEAL, self._seal_here)
         regions = aws_regions()
-        self.kms = KMS(KmsRepository(engine, self._changes), self.barrier, self.clock, regions)
+        self._kms_store = KmsRepository(engine, self._changes)
+        self._secrets_store = SecretsRepository(engine, self._changes)
+        self.kms = KMS(self._kms_store, self.barrier, self.clock, regions)
         self.authenticator = Authenticator(
             IdentityRepository(engine, self._changes), self.barrier, regions, wall_clock
         )
         self.secrets = SecretsManager(
-            SecretsRepository(engine, self._changes),
+            self._secrets_store,
             self.kms,
             self.barrier,
             self.clock,
@@ -132,6 +134,13 @@ class Core:
         except IntegrityError:
             raise seals.SealError("the root key does not open this server's keyring") from None
         self._changes.acknowledge(changes.SEAL)
+
+    def stop(self) -> None:
+        """A clean stop: background jobs end, and bookkeeping noted but not yet stored (key
+        last-usage, secret last-accessed dates) is stored."""
+        self.scheduler.stop()
+        self._kms_store.flush()
+        self._secrets_store.flush()
 
     def seal(self) -> None:
         """Seal this process and, through storage, every other worker and node."""

@@ -17,6 +17,7 @@ from tests.support import signing
 from tests.support.kms import (
     DRY_RUN_MESSAGE,
     INCORRECT_KEY_MESSAGE,
+    MISSING_KEY_MESSAGE,
     alias_arn,
     aws_error,
     unchanged,
@@ -65,18 +66,26 @@ def test_decrypt_with_the_wrong_key_id_is_incorrect_key(kms, key, other_key):
 
 
 def test_any_flipped_byte_is_invalid_ciphertext_never_wrong_plaintext(kms, key):
+    """A changed key id names a key the caller does not have (AWS's AccessDeniedException);
+    any other change is InvalidCiphertextException."""
     plaintext = b"sixteen byte msg"
     blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=plaintext)["CiphertextBlob"]
+    key_id_bytes = range(1, 17)
     # Every position: format version, key id, material version, salt, nonce, body and tag.
     for position in range(len(blob)):
         for mask in (0x01, 0x80):
             tampered = bytearray(blob)
             tampered[position] ^= mask
-            with aws_error("InvalidCiphertextException"):
+            names_other_key = position in key_id_bytes
+            with aws_error(
+                "AccessDeniedException" if names_other_key else "InvalidCiphertextException"
+            ):
                 kms.decrypt(CiphertextBlob=bytes(tampered))
-    for broken in (blob[:-1], blob + b"\0", blob[:20], b"\x01" * 80):
+    for broken in (blob[:-1], blob + b"\0", blob[:20]):
         with aws_error("InvalidCiphertextException"):
             kms.decrypt(CiphertextBlob=broken)
+    with aws_error("AccessDeniedException", message=MISSING_KEY_MESSAGE):
+        kms.decrypt(CiphertextBlob=b"\x01" * 80)  # a well-formed blob naming no key
     assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == plaintext
 
 

@@ -9,7 +9,7 @@ import time
 
 import sqlalchemy as sa
 
-from tests.support.kms import aws_error
+from tests.support.kms import MISSING_KEY_MESSAGE, aws_error
 from tests.support.server import strongroom
 from tests.support.storage import storage
 
@@ -80,7 +80,7 @@ def test_schedule_cancel_and_delete_a_key(own_dev_server):
         assert material_rows(own_dev_server, key_id) == 0
     aliases = [a["AliasName"] for a in kms.list_aliases()["Aliases"]]
     assert "alias/doomed" not in aliases
-    with aws_error("InvalidCiphertextException"):
+    with aws_error("AccessDeniedException", message=MISSING_KEY_MESSAGE):
         kms.decrypt(CiphertextBlob=blob)
 
 

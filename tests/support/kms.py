@@ -79,6 +79,12 @@ ALIAS_PREFIX_MESSAGE = (
 INCORRECT_KEY_MESSAGE = (
     "The key ID in the request does not identify a KMS key that can perform this operation."
 )
+# AWS's Decrypt answer (AccessDeniedException) when a ciphertext's key is gone or not the
+# caller's: deleted, in another Region or account.
+MISSING_KEY_MESSAGE = (
+    "The ciphertext refers to a customer master key that does not exist, does not exist in this "
+    "region, or you are not allowed to access."
+)
 OTHER_ACCOUNT = "111122223333"
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 

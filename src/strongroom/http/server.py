@@ -14,6 +14,7 @@ import signal
 import socket
 import ssl
 import sys
+from collections.abc import Callable
 
 import uvicorn
 
@@ -121,7 +122,17 @@ def _run(
     # the garbage collector's generations so collections during requests stay short.
     gc.freeze()
     core.scheduler.start()
-    try:
-        uvicorn.Server(config).run(sockets=[listener] if listener else None)
-    finally:
-        core.scheduler.stop()
+    _Server(config, on_shutdown=core.stop).run(sockets=[listener] if listener else None)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises the signal that stopped it once it has shut down, which ends the
+    process there and then: what a clean stop must do runs at the end of shutdown()."""
+
+    def __init__(self, config: uvicorn.Config, on_shutdown: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_shutdown = on_shutdown
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets=sockets)
+        self._on_shutdown()

@@ -36,10 +36,15 @@ class CoalescingWriter(Generic[K, V]):
             self._executor = ThreadPoolExecutor(1, thread_name_prefix=self._name)
         self._executor.submit(self._flush)
 
-    def _flush(self) -> None:
-        if self._delay:
-            time.sleep(self._delay)
+    def flush(self) -> None:
+        """Store what is noted now (on shutdown: nothing noted may be lost to a clean stop)."""
         with self._lock:
             pending, self._pending = self._pending, {}
             self._flush_due = False
-        self._store(pending)
+        if pending:
+            self._store(pending)
+
+    def _flush(self) -> None:
+        if self._delay:
+            time.sleep(self._delay)
+        self.flush()

@@ -253,6 +253,10 @@ class KmsRepository:
         """Record a successful cryptographic use of a key, stored within about a second."""
         self._usage_writer.note(key_id, (operation, at, request_id))
 
+    def flush(self) -> None:
+        """Store the key uses noted but not stored yet (on shutdown)."""
+        self._usage_writer.flush()
+
     def _store_usage(self, pending: dict[str, tuple[str, float, str]]) -> None:
         try:
             with self._engine.begin() as connection:

@@ -69,7 +69,7 @@ kms_keys = sa.Table(
     sa.Column("next_rotation_date", sa.Float, nullable=True),
     sa.Column("valid_to", sa.Float, nullable=True),  # imported material expires then
     sa.Column("expiration_model", sa.String(32), nullable=True),
-    sa.Column("imported_material_mac", sa.String(64), nullable=True),
+    sa.Column("imported_material_mac", sa.String(128), nullable=True),  # hex barrier MAC
     sa.Column("primary_region", sa.String(32), nullable=True),  # multi-Region keys
     sa.Column("pending_window_days", sa.Integer, nullable=True),
     # Barrier integrity tag over every column above: storage cannot re-enable a key, move it

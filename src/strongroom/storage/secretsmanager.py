@@ -337,6 +337,10 @@ class SecretsRepository:
         self._accessed[arn] = day
         self._access_writer.note(arn, day)
 
+    def flush(self) -> None:
+        """Store the reads noted but not stored yet (on shutdown)."""
+        self._access_writer.flush()
+
     def _store_access(self, pending: dict[str, float]) -> None:
         try:
             with self._engine.begin() as connection:

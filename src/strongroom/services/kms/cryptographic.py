@@ -209,7 +209,12 @@ class Cryptography(KmsBase):
         )
         key = self._verified(found)
         if key is None or key.account_id != ctx.account_id or key.region != ctx.region:
-            raise e.InvalidCiphertextException("")
+            # AWS's answer when the key a ciphertext names is deleted, in another Region or
+            # account, or not the caller's to use: one message, so as not to say which.
+            raise e.AccessDeniedException(
+                "The ciphertext refers to a customer master key that does not exist, does not "
+                "exist in this region, or you are not allowed to access."
+            )
         self._require_usable(ctx, key, ENCRYPT_DECRYPT, algorithm)
         return key, self._material(key, header.material_version, material_blob)
 

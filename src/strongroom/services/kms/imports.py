@@ -30,6 +30,7 @@ from strongroom.services.kms.model import (
 )
 
 _IMPORT_TOKEN_AAD = b"kms import token v1"
+_FINGERPRINT = b"kms imported material\0"
 _PARAMETERS_VALID_SECONDS = DAY  # AWS: import tokens and wrapping keys last 24 hours
 _MAX_VALID_TO_SECONDS = 365 * DAY
 _WRAPPING_ALGORITHMS = {
@@ -95,8 +96,7 @@ class Imports(KmsBase):
         expiration_model, valid_to = self._expiry(ExpirationModel, ValidTo)
         algorithm, wrapping_key = self._opened_token(ImportToken, key)
         material = _canonical_material(key, _unwrap(algorithm, wrapping_key, EncryptedKeyMaterial))
-        fingerprint = self._barrier.mac(b"kms imported material\0" + material).hex()
-        if key.imported_material_mac not in (None, fingerprint):
+        if not self._imported_before(key, material):
             raise e.IncorrectKeyMaterialException(
                 "The key material is not the key material that was imported into this key before."
             )
@@ -105,7 +105,8 @@ class Imports(KmsBase):
             key_state=ENABLED if key.key_state == PENDING_IMPORT else key.key_state,
             valid_to=valid_to,
             expiration_model=expiration_model,
-            imported_material_mac=fingerprint,
+            imported_material_mac=key.imported_material_mac
+            or self._barrier.mac(_FINGERPRINT + material).hex(),
         )
         version = imported.current_material_version
         self._keys.import_material(
@@ -119,7 +120,8 @@ class Imports(KmsBase):
     def delete_imported_key_material(
         self, ctx: RequestContext, KeyId: str, KeyMaterialId: str | None = None
     ) -> dict[str, Any]:
-        key = self._external_key(ctx, KeyId)
+        # AWS allows this on a key pending deletion too (its state stays PendingDeletion).
+        key = self._external_key(ctx, KeyId, pending_deletion_too=True)
         material_id = key_material_id(key.key_id, key.current_material_version)
         if KeyMaterialId not in (None, material_id):
             raise e.NotFoundException(f"Key material {KeyMaterialId} does not exist.")
@@ -144,14 +146,28 @@ class Imports(KmsBase):
         )
         return self._keys.remove_material(pending, self._barrier.mac(pending.record()), expired_by)
 
-    def _external_key(self, ctx: RequestContext, key_id: str) -> KmsKey:
+    def _external_key(
+        self, ctx: RequestContext, key_id: str, pending_deletion_too: bool = False
+    ) -> KmsKey:
         key = self._resolve(ctx, key_id, allow_alias=False)
         if key.origin != EXTERNAL:
             raise e.UnsupportedOperationException(
                 f"{key.arn} origin is {key.origin} which is not valid for this operation."
             )
-        self._require_not_pending_deletion(key)
+        if not pending_deletion_too:
+            self._require_not_pending_deletion(key)
         return key
+
+    def _imported_before(self, key: KmsKey, material: bytes) -> bool:
+        """Whether `material` is the key's first imported material (or none was imported):
+        checked against the barrier MAC kept of it, whatever keyring term made that MAC."""
+        if key.imported_material_mac is None:
+            return True
+        try:
+            self._barrier.verify(_FINGERPRINT + material, bytes.fromhex(key.imported_material_mac))
+        except IntegrityError:
+            return False
+        return True
 
     def _expiry(
         self, expiration_model: str | None, valid_to: datetime | None

@@ -256,6 +256,7 @@ class KeyLifecycle(KmsBase):
                         key,
                         key_state=PENDING_DELETION,
                         deletion_date=now + key.pending_window_days * DAY,
+                        pending_window_days=None,
                     )
                 )
                 log.info("KMS key %s: its replicas are gone; its waiting period starts", key_id)

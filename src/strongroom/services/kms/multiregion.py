@@ -87,6 +87,7 @@ class MultiRegion(KmsBase):
             raise e.NotFoundException(
                 f"{primary.arn} has no replica in {PrimaryRegion} to become the primary key."
             )
+        self._require_enabled(members[PrimaryRegion])  # AWS: both keys must be Enabled
         updated = []
         for region, member in members.items():
             member = replace(member, primary_region=PrimaryRegion)

@@ -35,7 +35,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("next_rotation_date", sa.Float, nullable=True))
         batch.add_column(sa.Column("valid_to", sa.Float, nullable=True))
         batch.add_column(sa.Column("expiration_model", sa.String(32), nullable=True))
-        batch.add_column(sa.Column("imported_material_mac", sa.String(64), nullable=True))
+        batch.add_column(sa.Column("imported_material_mac", sa.String(128), nullable=True))
         batch.add_column(sa.Column("primary_region", sa.String(32), nullable=True))
         batch.add_column(sa.Column("pending_window_days", sa.Integer, nullable=True))
     with op.batch_alter_table("kms_key_materials") as batch:
