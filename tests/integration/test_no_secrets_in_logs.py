@@ -38,6 +38,10 @@ def kms_work(kms) -> dict[str, bytes]:
     secrets["data key 2"] = kms.generate_data_key(KeyId=key_id, NumberOfBytes=48)["Plaintext"]
     kms.generate_data_key_without_plaintext(KeyId=key_id, KeySpec="AES_256")
     secrets["random"] = kms.generate_random(NumberOfBytes=32)["Plaintext"]
+    pair = kms.generate_data_key_pair(KeyId=key_id, KeyPairSpec="ECC_NIST_P256")
+    secrets["data key pair private key"] = pair["PrivateKeyPlaintext"]
+    kms.generate_data_key_pair_without_plaintext(KeyId=key_id, KeyPairSpec="RSA_2048")
+    secrets.update(asymmetric_work(kms))
 
     refusals = [
         lambda: kms.encrypt(KeyId=key_id, Plaintext=secrets["bad-request plaintext"] * 200),
@@ -50,6 +54,38 @@ def kms_work(kms) -> dict[str, bytes]:
             refused()
         message = json.dumps(error.value.response["Error"]).encode()
         assert leaked(secrets, message) == []
+    return secrets
+
+
+def asymmetric_work(kms) -> dict[str, bytes]:
+    """Signing, RSA encryption, ECDH and MACs; returns the secrets they handled."""
+    secrets = {"rsa plaintext": b"PHI-MARKER rsa " + os.urandom(8).hex().encode()}
+    signer = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    signature = kms.sign(KeyId=signer["KeyId"], Message=b"m", SigningAlgorithm="ECDSA_SHA_256")
+    kms.verify(
+        KeyId=signer["KeyId"],
+        Message=b"m",
+        Signature=signature["Signature"],
+        SigningAlgorithm="ECDSA_SHA_256",
+    )
+    rsa = kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
+    blob = kms.encrypt(
+        KeyId=rsa["KeyId"],
+        Plaintext=secrets["rsa plaintext"],
+        EncryptionAlgorithm="RSAES_OAEP_SHA_256",
+    )["CiphertextBlob"]
+    kms.decrypt(KeyId=rsa["KeyId"], CiphertextBlob=blob, EncryptionAlgorithm="RSAES_OAEP_SHA_256")
+    agreement = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="KEY_AGREEMENT")["KeyMetadata"]
+    peer = kms.get_public_key(KeyId=signer["KeyId"])["PublicKey"]
+    secrets["shared secret"] = kms.derive_shared_secret(
+        KeyId=agreement["KeyId"], KeyAgreementAlgorithm="ECDH", PublicKey=peer
+    )["SharedSecret"]
+    mac_key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    kms.generate_mac(KeyId=mac_key["KeyId"], Message=b"m", MacAlgorithm="HMAC_SHA_256")
+    with pytest.raises(ClientError):
+        kms.verify_mac(
+            KeyId=mac_key["KeyId"], Message=b"m", MacAlgorithm="HMAC_SHA_256", Mac=b"x" * 32
+        )
     return secrets
 
 

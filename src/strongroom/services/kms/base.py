@@ -35,8 +35,10 @@ MATERIAL_CACHE_SIZE = 4096
 DRY_RUN_MESSAGE = "The request would have succeeded, but the DryRun option is set."
 log = logging.getLogger("strongroom.kms")
 
-_GRANT_TOKEN_NONCE_BYTES = 8
-_GRANT_TOKEN_TAG_BYTES = 16
+_GRANT_ID_BYTES = 32
+_GRANT_TOKEN_NONCE_BYTES = 8  # every CreateGrant returns a new token, even for one grant
+_GRANT_TOKEN_BODY_BYTES = _GRANT_ID_BYTES + _GRANT_TOKEN_NONCE_BYTES
+_GRANT_TOKEN_PURPOSE = b"kms grant token\0"
 
 
 def material_aad(key: KmsKey, version: int) -> bytes:
@@ -251,7 +253,7 @@ class KmsBase:
 
     def _grant_token(self, grant_id: str) -> str:
         body = bytes.fromhex(grant_id) + secrets.token_bytes(_GRANT_TOKEN_NONCE_BYTES)
-        tag = self._barrier.mac(b"kms grant token\0" + body)[:_GRANT_TOKEN_TAG_BYTES]
+        tag = self._barrier.mac(_GRANT_TOKEN_PURPOSE + body)
         return base64.urlsafe_b64encode(body + tag).decode().rstrip("=")
 
     def _granted_id(self, token: str) -> str:
@@ -260,11 +262,12 @@ class KmsBase:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         except (binascii.Error, ValueError):
             raw = b""
-        body, tag = raw[:-_GRANT_TOKEN_TAG_BYTES], raw[-_GRANT_TOKEN_TAG_BYTES:]
-        expected = self._barrier.mac(b"kms grant token\0" + body)[:_GRANT_TOKEN_TAG_BYTES]
-        if len(body) != 32 + _GRANT_TOKEN_NONCE_BYTES or not secrets.compare_digest(tag, expected):
-            raise e.InvalidGrantTokenException("The grant token is not valid.")
-        return body[:32].hex()
+        body, tag = raw[:_GRANT_TOKEN_BODY_BYTES], raw[_GRANT_TOKEN_BODY_BYTES:]
+        try:
+            self._barrier.verify(_GRANT_TOKEN_PURPOSE + body, tag)
+        except IntegrityError:
+            raise e.InvalidGrantTokenException("The grant token is not valid.") from None
+        return body[:_GRANT_ID_BYTES].hex()
 
     def _check_grant_tokens(self, tokens: list[str] | None) -> None:
         for token in tokens or ():
