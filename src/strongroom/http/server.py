@@ -21,6 +21,7 @@ import uvicorn
 from strongroom.config import Settings
 from strongroom.core import Core
 from strongroom.http.app import create_app
+from strongroom.http.coalescing import OneWritePerResponse
 from strongroom.node import prepare_storage, reopen_storage, start_node, stored_seal_kind
 
 log = logging.getLogger("strongroom.server")
@@ -108,7 +109,7 @@ def _run(
         # forwarded-for header anyone can send.
         proxy_headers=False,
         loop="uvloop",
-        http="httptools",
+        http=OneWritePerResponse,
         lifespan="off",
         timeout_keep_alive=30,
         # Idle keep-alive TLS clients never answer the close_notify sent on shutdown; without a
