@@ -31,6 +31,7 @@ from strongroom.storage.changes import ChangeFeed
 from strongroom.storage.engine import StorageUnavailable
 from strongroom.storage.identity import IdentityRepository
 from strongroom.storage.kms import KmsRepository
+from strongroom.storage.kms_grants import GrantRepository
 from strongroom.storage.secretsmanager import SecretsRepository
 from strongroom.storage.system import SystemStateRepository
 
@@ -64,7 +65,7 @@ class Core:
         regions = aws_regions()
         self._kms_store = KmsRepository(engine, self._changes)
         self._secrets_store = SecretsRepository(engine, self._changes)
-        self.kms = KMS(self._kms_store, self.barrier, self.clock, regions)
+        self.kms = KMS(self._kms_store, GrantRepository(engine), self.barrier, self.clock, regions)
         self.authenticator = Authenticator(
             IdentityRepository(engine, self._changes), self.barrier, regions, wall_clock
         )

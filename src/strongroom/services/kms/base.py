@@ -30,6 +30,7 @@ from strongroom.services.kms.model import (
     storage_id,
 )
 from strongroom.storage.kms import KmsRepository, StoredKey
+from strongroom.storage.kms_grants import GrantRepository
 
 MATERIAL_CACHE_SIZE = 4096
 DRY_RUN_MESSAGE = "The request would have succeeded, but the DryRun option is set."
@@ -51,11 +52,13 @@ class KmsBase:
     def __init__(
         self,
         repository: KmsRepository,
+        grants: GrantRepository,
         barrier: Barrier,
         clock: Clock,
         regions: frozenset[str] = frozenset(),
     ) -> None:
         self._keys = repository
+        self._grants = grants
         self._barrier = barrier
         self._clock = clock
         self._regions = regions  # where multi-Region keys can have replicas

@@ -21,7 +21,7 @@ from strongroom.services.kms.keyspecs import (
     SYMMETRIC_DEFAULT,
 )
 from strongroom.services.kms.model import KmsGrant, KmsKey, key_arn, public_key_id
-from strongroom.storage.kms import StoredGrant
+from strongroom.storage.kms_grants import StoredGrant
 
 MAX_GRANTS_PER_KEY = 50_000
 MAX_GRANTS_PER_GRANTEE = 500  # grants of one key for one grantee principal
@@ -87,19 +87,19 @@ class Grants(KmsBase):
         existing = self._same_named_grant(grant)
         if existing is not None:  # a retried request: the same grant, a new token
             return {"GrantToken": self._grant_token(existing), "GrantId": existing}
-        on_key, for_grantee = self._keys.grant_counts(key.storage_id, GranteePrincipal)
+        on_key, for_grantee = self._grants.grant_counts(key.storage_id, GranteePrincipal)
         if on_key >= MAX_GRANTS_PER_KEY or for_grantee >= MAX_GRANTS_PER_GRANTEE:
             raise e.LimitExceededException(
                 f"{key.arn} has the most grants a key may have (at most {MAX_GRANTS_PER_KEY}, "
                 f"and {MAX_GRANTS_PER_GRANTEE} for one grantee principal)."
             )
-        self._keys.create_grant(grant, self._barrier.mac(grant.record()))
+        self._grants.create_grant(grant, self._barrier.mac(grant.record()))
         return {"GrantToken": self._grant_token(grant.grant_id), "GrantId": grant.grant_id}
 
     def _same_named_grant(self, grant: KmsGrant) -> str | None:
         if grant.name is None:
             return None
-        for stored, row_mac in self._keys.grants(grant.key_id, "", 1000, name=grant.name):
+        for stored, row_mac in self._grants.grants(grant.key_id, "", 1000, name=grant.name):
             if self._grant_intact(stored, row_mac) and _same_terms(stored, grant):
                 return stored.grant_id
         return None
@@ -115,7 +115,7 @@ class Grants(KmsBase):
     ) -> dict[str, Any]:
         key = self._resolve(ctx, KeyId, allow_alias=False)
         _check_marker(Marker)
-        stored = self._keys.grants(
+        stored = self._grants.grants(
             key.storage_id, Marker or "", Limit + 1, GrantId, GranteePrincipal
         )
         return self._grant_page(ctx, stored, Limit)
@@ -128,7 +128,7 @@ class Grants(KmsBase):
         Marker: str | None = None,
     ) -> dict[str, Any]:
         _check_marker(Marker)
-        stored = self._keys.retirable_grants(
+        stored = self._grants.retirable_grants(
             ctx.account_id, ctx.region, RetiringPrincipal, Marker or "", Limit + 1
         )
         return self._grant_page(ctx, stored, Limit)
@@ -155,7 +155,7 @@ class Grants(KmsBase):
         grant = self._existing_grant(ctx, grant_id, key)
         if DryRun:
             raise e.DryRunOperationException(DRY_RUN_MESSAGE)
-        self._keys.delete_grant(grant.grant_id)
+        self._grants.delete_grant(grant.grant_id)
 
     def revoke_grant(
         self, ctx: RequestContext, KeyId: str, GrantId: str, DryRun: bool = False
@@ -164,14 +164,14 @@ class Grants(KmsBase):
         grant = self._existing_grant(ctx, GrantId, key)
         if DryRun:
             raise e.DryRunOperationException(DRY_RUN_MESSAGE)
-        self._keys.delete_grant(grant.grant_id)
+        self._grants.delete_grant(grant.grant_id)
 
     def _existing_grant(self, ctx: RequestContext, grant_id: str, key: KmsKey | None) -> KmsGrant:
         """The grant, on `key` if given and otherwise on a key of the caller's account and
         region; NotFoundException else."""
         if not _GRANT_ID.fullmatch(grant_id):
             raise e.InvalidGrantIdException(f"Invalid grant ID {grant_id}")
-        stored = self._keys.grant(grant_id)
+        stored = self._grants.grant(grant_id)
         if stored is not None and self._grant_intact(*stored):
             grant = stored[0]
             owner = key or self._verified(self._keys.key(grant.key_id))
