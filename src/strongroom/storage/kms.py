@@ -265,18 +265,8 @@ class KmsRepository:
         return KeyUsage(*row) if row else None
 
     def materials(self, key_id: str) -> list[KeyMaterial]:
-        """The key's materials, oldest first."""
-        with self._engine.connect() as connection:
-            rows = connection.execute(
-                sa.select(
-                    kms_key_materials.c.version,
-                    kms_key_materials.c.created_at,
-                    kms_key_materials.c.rotation_type,
-                )
-                .where(kms_key_materials.c.key_id == key_id)
-                .order_by(kms_key_materials.c.version)
-            )
-            return [KeyMaterial(*row) for row in rows]
+        """The key's materials, oldest first (a key has a few dozen at most)."""
+        return [material for material, _ in self.material_blobs(key_id)]
 
     def material_blobs(self, key_id: str) -> list[tuple[KeyMaterial, bytes]]:
         """Every material of a key with its stored (barrier-encrypted) blob, oldest first."""
