@@ -117,11 +117,12 @@ class Target:
         return max(sizes)
 
 
-def start_strongroom(workdir: Path, workers: int) -> Target:
+def start_strongroom(workdir: Path, workers: int, storage: str | None = None) -> Target:
     port = free_port()
     data_dir = workdir / f"strongroom-{workers}"
-    log = open(workdir / f"strongroom-{workers}.log", "wb")  # noqa: SIM115
+    log = open(workdir / f"strongroom-{workers}.log", "ab")  # noqa: SIM115
     command = [sys.executable, "-m", "strongroom", "server", "--data-dir", str(data_dir)]
+    command += ["--storage", storage] if storage else []
     command += ["--port", str(port), "--log-level", "warning", "--workers", str(workers)]
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     ca = data_dir / "tls" / "ca.pem"

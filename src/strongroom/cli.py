@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import os
@@ -10,6 +11,7 @@ import shutil
 import ssl
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -56,6 +58,17 @@ def main() -> None:
     "--root-key-file", envvar="STRONGROOM_ROOT_KEY_FILE", help="File seal: root key path."
 )
 @click.option("--account-id", envvar="STRONGROOM_ACCOUNT_ID", help="Account id of the first start.")
+@click.option(
+    "--audit-log-group",
+    envvar="STRONGROOM_AUDIT_LOG_GROUP",
+    help=f"CloudWatch Logs group of the audit trail [{config.DEFAULT_AUDIT_LOG_GROUP}].",
+)
+@click.option(
+    "--audit-retention-days",
+    envvar="STRONGROOM_AUDIT_RETENTION_DAYS",
+    type=click.IntRange(1, 36500),
+    help=f"Days the audit trail is kept [{config.DEFAULT_AUDIT_RETENTION_DAYS}].",
+)
 @click.option("--dev", is_flag=True, help="Throwaway test server: plain HTTP, test credentials.")
 @click.option("--access-key-id", envvar="STRONGROOM_DEV_ACCESS_KEY_ID", help="--dev access key id.")
 @click.option(
@@ -194,7 +207,15 @@ def status(data_dir: Path | None) -> None:
     click.echo(f"State:          {state}")
     if not health["storage_available"]:
         click.echo("Storage state:  UNAVAILABLE (API calls answer 503 until it is back)")
-    sys.exit(0 if not health["sealed"] and health["storage_available"] else 1)
+    audit = health["audit"]
+    if audit["writable"]:
+        click.echo(f"Audit trail:    writable ({audit['waiting']} record(s) waiting)")
+    else:
+        click.echo(
+            f"Audit trail:    FAILING for {audit['failing_for_seconds']:.0f} s: {audit['error']} "
+            "(API calls fail until records can be stored)"
+        )
+    sys.exit(0 if health["status"] == "ok" else 1)
 
 
 @main.command()
@@ -223,6 +244,69 @@ def seal(data_dir: Path | None) -> None:
     if "error" in reply:
         raise click.ClickException(reply["error"])
     click.echo("Sealed.")
+
+
+@main.group()
+def audit() -> None:
+    """The audit trail: verify it; close the current digest period."""
+
+
+def _moment(value: str | None) -> float | None:
+    """ISO 8601 ("2026-11-30T10:00:00Z") or seconds since the epoch."""
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither ISO 8601 nor epoch seconds") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.timestamp()
+
+
+@audit.command("verify")
+@_data_dir_option
+@click.option("--storage", help="Storage URL (default: the data directory's).")
+@click.option("--start-time", help="Check from this time (ISO 8601 or epoch seconds).")
+@click.option("--end-time", help="Check up to this time (default: now).")
+def audit_verify(
+    data_dir: Path | None, storage: str | None, start_time: str | None, end_time: str | None
+) -> None:
+    """Check every digest signature, the digest chain, every log file's hash and that every
+    record is in a log file; exit status 1 on any problem. Reads storage directly: the
+    server need not run or be unsealed."""
+    from strongroom.audit.verify import verify
+    from strongroom.storage.audit import AuditRepository
+    from strongroom.storage.engine import StorageError, create_storage_engine
+
+    settings = _settings(data_dir, storage)
+    start, end = _moment(start_time) or 0.0, _moment(end_time) or time.time()
+    try:
+        report = verify(AuditRepository(create_storage_engine(settings.storage_url)), start, end)
+    except StorageError as error:
+        raise click.ClickException(f"cannot read storage: {error}") from None
+    for problem in report.problems:
+        click.echo(f"INVALID: {problem}")
+    verdict = "valid" if report.valid else f"INVALID ({len(report.problems)} problem(s))"
+    click.echo(f"{report.digests} digest file(s), {report.log_files} log file(s): {verdict}")
+    sys.exit(0 if report.valid else 1)
+
+
+@audit.command("close")
+@_data_dir_option
+def audit_close(data_dir: Path | None) -> None:
+    """Deliver and digest every record now, without waiting for the hour (before an
+    export, say)."""
+    settings = _settings(data_dir)
+    reply = _operator_call(settings, "POST", "/_strongroom/audit/close", {}, signed=True)
+    if "error" in reply:
+        raise click.ClickException(reply["error"])
+    for key in reply["digests"]:
+        click.echo(f"Digest: {key}")
 
 
 @main.group()

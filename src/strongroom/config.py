@@ -21,6 +21,9 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8443
 DEFAULT_DEV_PORT = 4566  # LocalStack's port, so existing AWS_ENDPOINT_URL settings keep working
 DEFAULT_REGION = "us-east-1"
+# The log group the source document's incident commands read (see docs/audit.md).
+DEFAULT_AUDIT_LOG_GROUP = "CloudTrail/AlphaVoxSecrets"
+DEFAULT_AUDIT_RETENTION_DAYS = 2192  # six years, HIPAA's documentation retention
 
 # Documented credentials of `strongroom server --dev` (AWS's own documentation example keys).
 DEV_ACCOUNT_ID = "123456789012"
@@ -58,6 +61,8 @@ class Settings:
     root_key_file: str = ""
     dev: bool = False
     account_id: str = ""
+    audit_log_group: str = DEFAULT_AUDIT_LOG_GROUP
+    audit_retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS
     dev_access_key_id: str = field(default=DEV_ACCESS_KEY_ID, repr=False)
     dev_secret_access_key: str = field(default=DEV_SECRET_ACCESS_KEY, repr=False)
 
@@ -99,7 +104,17 @@ class Settings:
         saved = {
             k: v
             for k, v in asdict(self).items()
-            if k in ("storage_url", "host", "port", "region", "root_key_file", "account_id")
+            if k
+            in (
+                "storage_url",
+                "host",
+                "port",
+                "region",
+                "root_key_file",
+                "account_id",
+                "audit_log_group",
+                "audit_retention_days",
+            )
         }
         saved["data_dir"] = str(self.data_dir)
         fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -11,6 +11,10 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from strongroom import __version__
+from strongroom.audit import log_group as audit_log_group
+from strongroom.audit.log_group import AuditEvents
+from strongroom.audit.trail import AuditTrail
+from strongroom.audit.writer import AuditWriter
 from strongroom.auth.authenticator import Authenticator
 from strongroom.auth.principal import Principal
 from strongroom.barrier import seals
@@ -22,16 +26,23 @@ from strongroom.jobs.leader import LeaderLock
 from strongroom.jobs.scheduler import Scheduler
 from strongroom.protocol.dispatcher import Dispatcher
 from strongroom.protocol.registry import Registry, ServiceEndpoint, load_model
+from strongroom.services.cloudtrail.service import CloudTrail
 from strongroom.services.kms import model as kms_model
 from strongroom.services.kms.service import KMS
+from strongroom.services.logs import errors as logs_errors
+from strongroom.services.logs.service import Logs
+from strongroom.services.s3 import errors as s3_errors
+from strongroom.services.s3.service import S3
 from strongroom.services.secretsmanager import model as sm_model
 from strongroom.services.secretsmanager.service import SecretsManager
 from strongroom.storage import changes, system
+from strongroom.storage.audit import AuditRepository
 from strongroom.storage.changes import ChangeFeed
 from strongroom.storage.engine import StorageUnavailable
 from strongroom.storage.identity import IdentityRepository
 from strongroom.storage.kms import KmsRepository
 from strongroom.storage.kms_grants import GrantRepository
+from strongroom.storage.logs import LogsRepository
 from strongroom.storage.secretsmanager import SecretsRepository
 from strongroom.storage.system import SystemStateRepository
 
@@ -76,6 +87,14 @@ class Core:
             self.clock,
             regions,
         )
+        self.logs = Logs(LogsRepository(engine), self.barrier, self.clock)
+        audit_store = AuditRepository(engine)
+        self.audit = AuditWriter(audit_store)
+        self.trail = AuditTrail(
+            audit_store, self.audit, self.barrier, self.clock, settings.audit_retention_days
+        )
+        self.logs.add_source(audit_log_group.SOURCE, AuditEvents(audit_store, regions))
+        self._deliver_audit_to_logs()
         self.scheduler = Scheduler(
             LeaderLock(engine, settings.data_dir),
             self.barrier,
@@ -85,6 +104,10 @@ class Core:
                 "kms.delete": self.kms.delete_due_keys,
                 "kms.rotate": self.kms.rotate_due_keys,
                 "kms.expire_imports": self.kms.expire_imported_material,
+                "logs.retention": self.logs.expire_events,
+                "audit.settle": self.trail.settle_reservations,
+                "audit.deliver": self.trail.deliver,
+                "audit.retention": self.trail.expire,
             },
         )
         self.dispatcher = Dispatcher(
@@ -94,10 +117,36 @@ class Core:
                     ServiceEndpoint(
                         load_model("secretsmanager"), self.secrets, sm_model.CACHED_OPERATIONS
                     ),
+                    ServiceEndpoint(
+                        load_model("cloudtrail"),
+                        CloudTrail(
+                            self.trail,
+                            audit_store,
+                            self.clock,
+                            settings.region,
+                            settings.audit_log_group,
+                        ),
+                    ),
+                    # CloudWatch Logs answers model violations with InvalidParameterException.
+                    ServiceEndpoint(
+                        load_model("logs"),
+                        self.logs,
+                        validation_error=logs_errors.InvalidParameterException,
+                    ),
+                    # The audit trail's bucket, read-only; S3 answers bad input InvalidArgument.
+                    ServiceEndpoint(
+                        load_model("s3"),
+                        S3(self.trail, settings.region),
+                        validation_error=s3_errors.InvalidArgument,
+                    ),
                 ]
             ),
             self.authenticator,
             self.barrier,
+            self.audit,
+            self.clock,
+            (settings.account_id, settings.region),
+            regions,
         )
 
     # Seal and unseal
@@ -165,7 +214,7 @@ class Core:
             threshold=self.seal_config.threshold,
         )
 
-    def may_seal(self, principal: Principal) -> bool:
+    def is_administrator(self, principal: Principal) -> bool:
         return (
             principal.access_key_id
             == (self._state.get(system.BOOTSTRAP_ACCESS_KEY) or b"").decode()
@@ -178,9 +227,17 @@ class Core:
         except StorageUnavailable:
             storage_ok = False
         status = self.seal_status()
+        audit = self.audit.health()
         health: dict[str, Any] = {
-            "status": "sealed" if status.sealed else "ok" if storage_ok else "storage unavailable",
+            "status": "sealed"
+            if status.sealed
+            else "storage unavailable"
+            if not storage_ok
+            else "audit unavailable"
+            if not audit["writable"]
+            else "ok",
             "storage_available": storage_ok,
+            "audit": audit,
             "sealed": status.sealed,
             "seal": status.kind,
             "version": __version__,
@@ -194,8 +251,20 @@ class Core:
 
     # Dev-only controls (the HTTP layer exposes them only on `--dev` servers)
 
+    def _deliver_audit_to_logs(self) -> None:
+        """Every account's trail shows as its log group in the home Region (a dev reset
+        removes log groups: it comes back with the reset)."""
+        for account_id in self._state.accounts():
+            self.logs.ensure_group(
+                account_id,
+                self.settings.region,
+                self.settings.audit_log_group,
+                audit_log_group.SOURCE,
+            )
+
     def reset(self) -> None:
         self._state.wipe_service_data(self._changes)
+        self._deliver_audit_to_logs()
         self.set_clock_offset(0.0)
         self.kms.forget_materials()
         self.secrets.forget_values()

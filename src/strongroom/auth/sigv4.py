@@ -3,6 +3,10 @@
 Failures raise AuthFailure with AWS's wording; the protocol codec turns its `kind` into the
 error code and status its wire protocol uses (e.g. InvalidSignatureException for JSON services,
 SignatureDoesNotMatch for query services).
+
+S3 signs differently, as botocore's S3SigV4Auth does: the payload hash is the value of the
+x-amz-content-sha256 header (a hex SHA-256 or UNSIGNED-PAYLOAD), and the path is signed exactly
+as sent, neither normalised nor encoded again (object keys may hold `//`, `.` and `..`).
 """
 
 from __future__ import annotations
@@ -19,9 +23,12 @@ from functools import lru_cache
 from urllib.parse import parse_qsl, quote
 
 ALGORITHM = "AWS4-HMAC-SHA256"
+S3_SERVICE = "s3"
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 MAX_SKEW = timedelta(minutes=15)
 _AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 _WHITESPACE = re.compile(r"\s+")
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class FailureKind(enum.Enum):
@@ -29,6 +36,10 @@ class FailureKind(enum.Enum):
     INCOMPLETE = "incomplete"  # malformed Authorization header or missing date
     UNKNOWN_KEY = "unknown_key"  # access key id not known or not active
     BAD_SIGNATURE = "bad_signature"  # signature, scope or time is wrong
+    # S3 only: the x-amz-content-sha256 header is absent, not a hash, or not the body's hash.
+    PAYLOAD_HASH_MISSING = "payload_hash_missing"
+    PAYLOAD_HASH_INVALID = "payload_hash_invalid"
+    PAYLOAD_HASH_MISMATCH = "payload_hash_mismatch"
 
 
 class AuthFailure(Exception):
@@ -176,7 +187,11 @@ def check_scope(
 def verify_signature(
     request: HttpRequest, parsed: ParsedAuthorization, secret_access_key: str
 ) -> None:
-    expected = _signature(request, parsed, secret_access_key)
+    s3 = parsed.scope.service == S3_SERVICE
+    # Other services: always the hash of the body received, so an altered body cannot pass.
+    payload_hash = _s3_payload_hash(request) if s3 else hashlib.sha256(request.body).hexdigest()
+    canonical = canonical_request(request, parsed.signed_headers, payload_hash, s3)
+    expected = _signature(canonical, parsed, secret_access_key)
     if not hmac.compare_digest(expected, parsed.signature.encode()):
         raise AuthFailure(
             FailureKind.BAD_SIGNATURE,
@@ -184,12 +199,37 @@ def verify_signature(
             "Check your AWS Secret Access Key and signing method. "
             "Consult the service documentation for details.",
         )
+    # S3 signed the declared hash; the body must be the one it declared (unless UNSIGNED).
+    if (
+        s3
+        and payload_hash != UNSIGNED_PAYLOAD
+        and payload_hash.lower() != hashlib.sha256(request.body).hexdigest()
+    ):
+        raise AuthFailure(
+            FailureKind.PAYLOAD_HASH_MISMATCH,
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        )
 
 
-def _signature(request: HttpRequest, parsed: ParsedAuthorization, secret: str) -> bytes:
+def _s3_payload_hash(request: HttpRequest) -> str:
+    value = request.header("x-amz-content-sha256")
+    if value is None:
+        raise AuthFailure(
+            FailureKind.PAYLOAD_HASH_MISSING,
+            "Missing required header for this request: x-amz-content-sha256",
+        )
+    # Streaming (aws-chunked) payloads are not supported: no operation served here takes one.
+    if value != UNSIGNED_PAYLOAD and not _SHA256_HEX.fullmatch(value):
+        raise AuthFailure(
+            FailureKind.PAYLOAD_HASH_INVALID,
+            "x-amz-content-sha256 must be UNSIGNED-PAYLOAD or a valid sha256 value.",
+        )
+    return value
+
+
+def _signature(canonical: str, parsed: ParsedAuthorization, secret: str) -> bytes:
     scope = parsed.scope
     scope_text = f"{scope.date}/{scope.region}/{scope.service}/aws4_request"
-    canonical = canonical_request(request, parsed.signed_headers)
     string_to_sign = "\n".join(
         (ALGORITHM, parsed.amz_date, scope_text, hashlib.sha256(canonical.encode()).hexdigest())
     )
@@ -206,14 +246,14 @@ def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     return key
 
 
-def canonical_request(request: HttpRequest, signed_headers: Sequence[str]) -> str:
-    # Always the hash of the body received: a declared x-amz-content-sha256 that differs from
-    # it makes the signature fail, so an altered body cannot pass.
-    payload_hash = hashlib.sha256(request.body).hexdigest()
+def canonical_request(
+    request: HttpRequest, signed_headers: Sequence[str], payload_hash: str, s3: bool = False
+) -> str:
     return "\n".join(
         (
             request.method,
-            _canonical_uri(request.raw_path),
+            # S3 signs the path as sent (botocore's S3SigV4Auth does not normalise it).
+            (request.raw_path or "/") if s3 else _canonical_uri(request.raw_path),
             _canonical_query(request.query_string),
             _canonical_headers(request, signed_headers),
             ";".join(signed_headers),

@@ -19,9 +19,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from strongroom.auth.principal import Principal
 from strongroom.auth.sigv4 import AuthFailure, HttpRequest
 from strongroom.barrier.seals import SealError
 from strongroom.core import Core
+from strongroom.http.protocol import TLS_SCOPE_KEY
+from strongroom.protocol.errors import RequestEntityTooLarge
 from strongroom.protocol.wire import WireRequest
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -41,7 +44,10 @@ def _wire_request(scope: Scope, body: bytes) -> WireRequest:
         body=body,
     )
     client = scope.get("client")
-    return WireRequest(http=http, source_ip=client[0] if client else "")
+    tls = scope.get(TLS_SCOPE_KEY)
+    if tls is not None:
+        tls = {**tls, "clientProvidedHostHeader": http.header("host") or ""}
+    return WireRequest(http=http, source_ip=client[0] if client else "", tls=tls)
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int = MAX_BODY_BYTES) -> bytes | None:
@@ -82,19 +88,18 @@ async def _aws_api(core: Core, scope: Scope, receive: Receive, send: Send) -> No
     started = time.perf_counter()
     body = await _read_body(scope, receive)
     if body is None:
-        too_large = JSONResponse(
-            {"__type": "RequestEntityTooLargeException", "message": "Request is too large."},
-            status_code=413,
-        )
-        await too_large(scope, receive, send)
-        return
-    wire = _wire_request(scope, body)
-    if core.dispatcher.needs_thread(wire):
-        result = await anyio.to_thread.run_sync(core.dispatcher.dispatch, wire)
+        # Refused unread, and still recorded in the audit trail like every other call.
+        wire = _wire_request(scope, b"")
+        answer = core.dispatcher.dispatch(wire, refusal=RequestEntityTooLarge())
+    elif core.dispatcher.needs_thread(wire := _wire_request(scope, body)):
+        answer = await anyio.to_thread.run_sync(core.dispatcher.dispatch, wire)
     else:
-        result = core.dispatcher.dispatch(wire)
+        answer = core.dispatcher.dispatch(wire)
+    result = await core.dispatcher.recorded(answer)
     headers = [(k.encode(), v.encode()) for k, v in result.headers]
-    headers.append((b"content-length", str(len(result.body)).encode()))
+    if not any(name == "content-length" for name, _ in result.headers):
+        # A codec sets it only for HEAD: the length of the body a GET would get.
+        headers.append((b"content-length", str(len(result.body)).encode()))
     await send({"type": "http.response.start", "status": result.status, "headers": headers})
     await send({"type": "http.response.body", "body": result.body})
     # Never the query string, headers or body: they can carry signatures and secrets.
@@ -115,7 +120,7 @@ def _control_app(core: Core) -> Starlette:
 
     async def health(_: Request) -> Response:
         report = core.health()
-        healthy = not report["sealed"] and report["storage_available"]
+        healthy = report["status"] == "ok"
         return JSONResponse(report, status_code=200 if healthy else 503)
 
     async def unseal(request: Request) -> Response:
@@ -133,10 +138,8 @@ def _control_app(core: Core) -> Starlette:
             {"sealed": status.sealed, "progress": status.progress, "threshold": status.threshold}
         )
 
-    async def seal(request: Request) -> Response:
-        if core.barrier.sealed:
-            # Nothing to do, and nothing to authenticate with: access keys are behind the barrier.
-            return JSONResponse({"sealed": True})
+    async def administrator(request: Request, action: str) -> Principal | Response:
+        """The administrator who signed the request, or the response that refuses it."""
         body = await _read_body(request.scope, request.receive, CONTROL_MAX_BODY_BYTES)
         if body is None:
             return JSONResponse(too_large, status_code=413)
@@ -147,11 +150,29 @@ def _control_app(core: Core) -> Starlette:
             )
         except AuthFailure as failure:
             return JSONResponse({"error": failure.message}, status_code=403)
-        if not core.may_seal(principal):
-            return JSONResponse({"error": "only the administrator may seal"}, status_code=403)
+        if not core.is_administrator(principal):
+            return JSONResponse({"error": f"only the administrator may {action}"}, status_code=403)
+        access_log.warning("%s by %s from %s", action, principal.arn, wire.source_ip)
+        return principal
+
+    async def seal(request: Request) -> Response:
+        if core.barrier.sealed:
+            # Nothing to do, and nothing to authenticate with: access keys are behind the barrier.
+            return JSONResponse({"sealed": True})
+        caller = await administrator(request, "seal")
+        if isinstance(caller, Response):
+            return caller
         core.seal()
-        access_log.warning("sealed by %s from %s", principal.arn, wire.source_ip)
         return JSONResponse({"sealed": True})
+
+    async def close_audit_period(request: Request) -> Response:
+        if core.barrier.sealed:
+            return JSONResponse({"error": "the server is sealed"}, status_code=503)
+        caller = await administrator(request, "close the audit period")
+        if isinstance(caller, Response):
+            return caller
+        digests = await anyio.to_thread.run_sync(core.trail.close_period)
+        return JSONResponse({"digests": [digest.object_key for digest in digests]})
 
     async def dev_reset(_: Request) -> Response:
         await anyio.to_thread.run_sync(core.reset)
@@ -178,6 +199,7 @@ def _control_app(core: Core) -> Starlette:
         Route("/health", health, methods=["GET"]),
         Route(f"{CONTROL_PREFIX}/unseal", unseal, methods=["POST"]),
         Route(f"{CONTROL_PREFIX}/seal", seal, methods=["POST"]),
+        Route(f"{CONTROL_PREFIX}/audit/close", close_audit_period, methods=["POST"]),
     ]
     if core.settings.dev:
         routes += [

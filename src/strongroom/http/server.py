@@ -21,7 +21,7 @@ import uvicorn
 from strongroom.config import Settings
 from strongroom.core import Core
 from strongroom.http.app import create_app
-from strongroom.http.coalescing import OneWritePerResponse
+from strongroom.http.protocol import ServerProtocol
 from strongroom.node import prepare_storage, reopen_storage, start_node, stored_seal_kind
 
 log = logging.getLogger("strongroom.server")
@@ -109,7 +109,7 @@ def _run(
         # forwarded-for header anyone can send.
         proxy_headers=False,
         loop="uvloop",
-        http=OneWritePerResponse,
+        http=ServerProtocol,
         lifespan="off",
         timeout_keep_alive=30,
         # Idle keep-alive TLS clients never answer the close_notify sent on shutdown; without a

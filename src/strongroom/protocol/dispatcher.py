@@ -7,78 +7,135 @@ operations. A service is a plain object whose methods are named after the operat
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from botocore import xform_name
 from botocore.model import ServiceModel
 
+from strongroom.audit import record
+from strongroom.audit.record import AuditEvent
+from strongroom.audit.writer import AuditStorageOutage, AuditUnavailable, AuditWriter
 from strongroom.auth.authenticator import Authenticator
 from strongroom.auth.sigv4 import AuthFailure, parse_authorization
 from strongroom.barrier.barrier import Barrier, SealedError
-from strongroom.protocol import json_codec
+from strongroom.clock import Clock
+from strongroom.protocol import json_codec, rest_xml
 from strongroom.protocol.errors import (
     AwsError,
     InternalFailure,
+    NamedError,
     NotImplementedYet,
     ServiceUnavailableException,
     UnknownOperationException,
+    ValidationException,
 )
 from strongroom.protocol.registry import Registry, ServiceEndpoint
 from strongroom.protocol.wire import WireRequest, WireResponse
 from strongroom.services.context import RequestContext
+from strongroom.storage.audit import Reservation
 from strongroom.storage.engine import StorageUnavailable
 
 log = logging.getLogger("strongroom.dispatch")
 
 # One codec module per botocore wire protocol; each offers decode, encode_result, encode_error
 # and auth_error. query, rest-json and rpc-v2-cbor join here as the services that use them do.
-_CODECS: dict[str, Any] = {"json": json_codec}
+_CODECS: dict[str, Any] = {"json": json_codec, "rest-xml": rest_xml}
 
 SEALED_MESSAGE = "Strongroom is sealed: no request can be served until it is unsealed."
+AUDIT_FAILURE_MESSAGE = (
+    "The call could not be recorded in the audit trail, so it was not carried out."
+)
+_UNKNOWN_SOURCE = "strongroom.amazonaws.com"
+_UNKNOWN_OPERATION = "UnknownOperation"
+_MAX_NAME = 128
+_MAX_USER_AGENT = 1024
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A response, and the audit record that must be stored before it may be sent."""
+
+    response: WireResponse
+    event: AuditEvent
+    model: ServiceModel | None
 
 
 class Dispatcher:
-    def __init__(self, registry: Registry, authenticator: Authenticator, barrier: Barrier) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        authenticator: Authenticator,
+        barrier: Barrier,
+        audit: AuditWriter,
+        clock: Clock,
+        home: tuple[str, str],
+        regions: frozenset[str],
+    ) -> None:
         self._registry = registry
         self._authenticator = authenticator
         self._barrier = barrier
+        self._audit = audit
+        self._clock = clock
+        # The account and Region that receive the records of calls that name neither validly.
+        self._home_account, self._home_region = home
+        self._regions = regions
 
     def needs_thread(self, request: WireRequest) -> bool:
         """Whether the request may wait on storage (anything not known to be cached does)."""
         endpoint, operation_name = self._route(request)
         return endpoint is None or operation_name not in endpoint.cached_operations
 
-    def dispatch(self, request: WireRequest) -> WireResponse:
+    def dispatch(self, request: WireRequest, refusal: AwsError | None = None) -> Answer:
+        """Serve the request (or answer it with `refusal`), and make its audit record."""
         request_id = str(uuid.uuid4())
         endpoint, operation_name = self._route(request)
         model = endpoint.model if endpoint else None
+        call = self._call_facts(request, request_id, model, operation_name)
         try:
+            if refusal is not None:
+                raise refusal
             if endpoint is None:
                 raise UnknownOperationException("The requested service or operation is not known.")
-            return self._call(endpoint, operation_name, request, request_id)
+            response = self._call(endpoint, operation_name, request, call)
         except AuthFailure as failure:
-            return self._error(model, _codec(model).auth_error(failure), request_id, operation_name)
+            response = self._error(model, _codec(model).auth_error(failure), call)
         except AwsError as error:
-            return self._error(model, error, request_id, operation_name)
+            response = self._error(model, error, call)
         except SealedError:
-            return self._error(
-                model, ServiceUnavailableException(SEALED_MESSAGE), request_id, operation_name
-            )
-        except StorageUnavailable as outage:
+            response = self._error(model, ServiceUnavailableException(SEALED_MESSAGE), call)
+        except (StorageUnavailable, AuditStorageOutage) as outage:
             log.error("request %s: storage unavailable: %s", request_id, outage)
-            unavailable = ServiceUnavailableException("Storage is unavailable; try again later.")
-            return self._error(model, unavailable, request_id, operation_name)
+            response = self._error(model, _storage_outage(), call)
+        except AuditUnavailable:
+            response = self._error(model, _audit_failure(model), call)
         except Exception:
             # A bug: log where it happened (never parameters or values) and answer as AWS does.
             log.exception("request %s: unexpected failure in %s", request_id, operation_name)
-            return self._error(
-                model, InternalFailure("An internal error occurred."), request_id, operation_name
+            response = self._error(model, InternalFailure("An internal error occurred."), call)
+        return Answer(response, record.build(call), model)
+
+    async def recorded(self, answer: Answer) -> WireResponse:
+        """The answer's response once its record is stored; if the record cannot be stored,
+        an internal error instead: nothing is answered that the audit trail does not show."""
+        try:
+            await self._audit.write_async(answer.event)
+        except AuditUnavailable as failure:
+            error = (
+                _storage_outage()
+                if isinstance(failure, AuditStorageOutage)
+                else _audit_failure(answer.model)
             )
+            return _codec(answer.model).encode_error(
+                answer.model, error, answer.response.request_id
+            )
+        return answer.response
 
     def _route(self, request: WireRequest) -> tuple[ServiceEndpoint | None, str]:
         target = json_codec.target(request)
@@ -89,14 +146,50 @@ class Dispatcher:
             service = parse_authorization(request.http).scope.service
         except AuthFailure:
             return None, ""
-        return self._registry.by_signing_name(service), ""
+        endpoint = self._registry.by_signing_name(service)
+        if endpoint is None or endpoint.model.metadata["protocol"] == "json":
+            return endpoint, ""
+        # REST protocols name the operation by method, path and query string.
+        return endpoint, _codec(endpoint.model).operation_name(endpoint.model, request.http)
+
+    def _call_facts(
+        self, request: WireRequest, request_id: str, model: ServiceModel | None, operation: str
+    ) -> record.Call:
+        """What is known of a call before it is authenticated: its record's first draft."""
+        call = record.Call(
+            request_id=request_id,
+            # Whole milliseconds: CloudWatch Logs orders events by millisecond timestamps.
+            event_time=round(self._clock.time(), 3),
+            source_ip=request.source_ip,
+            user_agent=request.user_agent[:_MAX_USER_AGENT],
+            event_source=record.event_source(model) if model else _UNKNOWN_SOURCE,
+            event_name=operation[:_MAX_NAME] or _UNKNOWN_OPERATION,
+            region=self._home_region,
+            recipient_account_id=self._home_account,
+            tls=request.tls,
+        )
+        with contextlib.suppress(AuthFailure):
+            scope = parse_authorization(request.http).scope
+            call.access_key_id = scope.access_key_id[:_MAX_NAME]
+            if scope.region in self._regions:
+                call.region = scope.region
+        return call
 
     def _call(
-        self, endpoint: ServiceEndpoint, operation_name: str, request: WireRequest, request_id: str
+        self,
+        endpoint: ServiceEndpoint,
+        operation_name: str,
+        request: WireRequest,
+        call: record.Call,
     ) -> WireResponse:
         if self._barrier.sealed:
             raise ServiceUnavailableException(SEALED_MESSAGE)
         principal, region = self._authenticator.authenticate(request.http, endpoint.signing_name)
+        call.principal, call.region, call.recipient_account_id = (
+            principal,
+            region,
+            principal.account_id,
+        )
         operation = endpoint.operation(operation_name)
         if operation is None:
             raise UnknownOperationException(f"Operation {operation_name[:128]} is not supported.")
@@ -106,7 +199,14 @@ class Dispatcher:
                 f"Strongroom does not implement {endpoint.model.service_id} {operation.name} yet."
             )
         codec = _codec(endpoint.model)
-        params: dict[str, Any] = codec.decode(operation, request.http.body)
+        call.operation = operation
+        try:
+            params: dict[str, Any] = codec.decode(operation, request.http)
+        except ValidationException as error:
+            if endpoint.validation_error is None:
+                raise
+            raise endpoint.validation_error(error.message) from None
+        call.parameters = params
         accepted = _parameters(handler)
         unsupported = params.keys() - accepted if accepted is not None else set()
         if unsupported:
@@ -117,24 +217,44 @@ class Dispatcher:
                 f"{operation.name} yet."
             )
         context = RequestContext(
-            request_id=request_id,
+            request_id=call.request_id,
             principal=principal,
             region=region,
             source_ip=request.source_ip,
             user_agent=request.user_agent,
             operation=operation.name,
+            resources=call.resources,
         )
-        result = handler(context, **params)
-        response: WireResponse = codec.encode_result(endpoint.model, operation, result, request_id)
+        if not record.is_read_only(operation.name):
+            # A call that may change something runs only once its record has a place in the
+            # trail: if the audit store cannot take it, nothing happens.
+            self._audit.reserve(
+                Reservation(call.request_id, call.event_time, record.build(call).text)
+            )
+        call.result = handler(context, **params)
+        response: WireResponse = codec.encode_result(
+            endpoint.model, operation, call.result, call.request_id
+        )
         return response
 
     @staticmethod
-    def _error(
-        model: ServiceModel | None, error: AwsError, request_id: str, operation_name: str
-    ) -> WireResponse:
-        response: WireResponse = _codec(model).encode_error(model, error, request_id)
-        response.operation = operation_name
+    def _error(model: ServiceModel | None, error: AwsError, call: record.Call) -> WireResponse:
+        call.error_code, call.error_message = error.code, error.message
+        response: WireResponse = _codec(model).encode_error(model, error, call.request_id)
+        response.operation = call.event_name
         return response
+
+
+def _storage_outage() -> AwsError:
+    return ServiceUnavailableException("Storage is unavailable; try again later.")
+
+
+def _audit_failure(model: ServiceModel | None) -> AwsError:
+    """The service's own internal error (Secrets Manager's InternalServiceError, KMS's
+    KMSInternalException), for a call whose audit record cannot be stored."""
+    names = model.error_shapes if model is not None else []
+    code = next((s.name for s in names if s.metadata.get("fault") and "Internal" in s.name), None)
+    return NamedError(code or "InternalFailure", AUDIT_FAILURE_MESSAGE, status=500)
 
 
 @functools.cache

@@ -36,6 +36,20 @@ class InternalFailure(AwsError):
     status = 500
 
 
+class NamedError(AwsError):
+    """An error whose code is known only at run time: an authentication failure's, or a
+    service's own internal-error shape (InternalServiceError, KMSInternalException)."""
+
+    def __init__(self, code: str, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self._code = code
+        self.status = status
+
+    @property
+    def code(self) -> str:
+        return self._code
+
+
 class ServiceUnavailableException(AwsError):
     status = 503
 
@@ -48,3 +62,14 @@ class NotImplementedYet(AwsError):
     @property
     def code(self) -> str:
         return "UnsupportedOperationException"
+
+
+class RequestEntityTooLarge(AwsError):
+    status = 413
+
+    def __init__(self) -> None:
+        super().__init__("Request is too large.")
+
+    @property
+    def code(self) -> str:
+        return "RequestEntityTooLargeException"

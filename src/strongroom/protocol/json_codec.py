@@ -8,9 +8,14 @@ from typing import Any
 
 from botocore.model import OperationModel, ServiceModel
 
-from strongroom.auth.sigv4 import AuthFailure, FailureKind
+from strongroom.auth.sigv4 import AuthFailure, FailureKind, HttpRequest
 from strongroom.protocol import shapes
-from strongroom.protocol.errors import AwsError, SerializationException, ValidationException
+from strongroom.protocol.errors import (
+    AwsError,
+    NamedError,
+    SerializationException,
+    ValidationException,
+)
 from strongroom.protocol.wire import WireRequest, WireResponse
 
 _AUTH_ERRORS = {
@@ -32,7 +37,8 @@ def target(request: WireRequest) -> tuple[str, str] | None:
     return prefix, operation
 
 
-def decode(operation: OperationModel, body: bytes) -> dict[str, Any]:
+def decode(operation: OperationModel, request: HttpRequest) -> dict[str, Any]:
+    body = request.body
     try:
         data = json.loads(body) if body.strip() else {}
     except (ValueError, UnicodeDecodeError):
@@ -106,16 +112,6 @@ def encode_error(model: ServiceModel | None, error: AwsError, request_id: str) -
     )
 
 
-class _AuthError(AwsError):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self._code = code
-
-    @property
-    def code(self) -> str:
-        return self._code
-
-
 def auth_error(failure: AuthFailure) -> AwsError:
     """An authentication failure in the JSON protocol's vocabulary (all status 400)."""
-    return _AuthError(_AUTH_ERRORS[failure.kind], failure.message)
+    return NamedError(_AUTH_ERRORS[failure.kind], failure.message)

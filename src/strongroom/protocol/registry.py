@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import botocore.loaders
 from botocore.model import OperationModel, ServiceModel
 
+from strongroom.protocol.errors import AwsError
+
 _loader = botocore.loaders.Loader()
 
 
@@ -19,6 +21,9 @@ class ServiceEndpoint:
     model: ServiceModel
     implementation: object
     cached_operations: frozenset[str] = frozenset()
+    # The error a request breaking the model's constraints gets, when the service does not
+    # answer ValidationException (CloudWatch Logs: InvalidParameterException).
+    validation_error: type[AwsError] | None = None
 
     @property
     def signing_name(self) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from strongroom.auth.principal import Principal
 
@@ -15,6 +15,12 @@ class RequestContext:
     source_ip: str
     user_agent: str
     operation: str = ""  # the API operation being served, e.g. "Encrypt"
+    # What the call acted on, as (CloudFormation type, ARN), for its audit record.
+    resources: list[tuple[str, str]] = field(default_factory=list)
+
+    def note_resource(self, kind: str, arn: str) -> None:
+        if (kind, arn) not in self.resources:
+            self.resources.append((kind, arn))
 
     @property
     def account_id(self) -> str:

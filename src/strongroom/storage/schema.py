@@ -201,9 +201,174 @@ sm_replicas = sa.Table(
     sa.Column("status_message", sa.Text, nullable=True),
 )
 
+# The audit trail (never wiped by a dev reset: it is evidence). Record ids give the order of
+# the trail; a record is found by time, event name, resource or user through the indexes.
+AUDIT_ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")  # SQLite: the rowid
+
+audit_records = sa.Table(
+    "audit_records",
+    metadata,
+    sa.Column("id", AUDIT_ID, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("request_id", sa.String(64), nullable=False),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("event_time", sa.Float, nullable=False),
+    sa.Column("event_source", sa.String(64), nullable=False),
+    sa.Column("event_name", sa.String(128), nullable=False),
+    sa.Column("read_only", sa.Boolean, nullable=False),
+    sa.Column("username", sa.String(128), nullable=True),
+    sa.Column("access_key_id", sa.String(128), nullable=True),
+    sa.Column("resource_type", sa.String(64), nullable=True),
+    sa.Column("resource_name", sa.String(2048), nullable=True),
+    sa.Column("error_code", sa.String(128), nullable=True),
+    sa.Column("record", sa.Text, nullable=False),
+    sa.Index("ix_audit_records_time", "account_id", "event_time"),
+    sa.Index("ix_audit_records_name", "account_id", "event_name", "event_time"),
+    sa.Index("ix_audit_records_resource", "account_id", "resource_name", "event_time"),
+    sa.Index("ix_audit_records_user", "account_id", "username", "event_time"),
+)
+
+# A mutating call reserves its record before it runs (a call whose record cannot be stored
+# must change nothing); the record replaces the reservation. A reservation left by a crash
+# becomes a record of a call whose outcome is unknown.
+audit_reservations = sa.Table(
+    "audit_reservations",
+    metadata,
+    sa.Column("request_id", sa.String(64), primary_key=True),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("record", sa.Text, nullable=False),
+)
+
+# Log files: the records of one account and Region with after_id < id <= through_id, in id
+# order, as CloudTrail's {"Records": [...]} file. The file is rebuilt from the records when
+# read, so an edited, deleted or inserted record changes its hash.
+audit_log_files = sa.Table(
+    "audit_log_files",
+    metadata,
+    sa.Column("object_key", sa.String(512), primary_key=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("after_id", AUDIT_ID, nullable=False),
+    sa.Column("through_id", AUDIT_ID, nullable=False),
+    sa.Column("oldest_event_time", sa.Float, nullable=False),
+    sa.Column("newest_event_time", sa.Float, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("digest_key", sa.String(512), nullable=True),  # set once a digest lists it
+    sa.Index("ix_audit_log_files_undigested", "account_id", "region", "digest_key"),
+)
+
+# Digest files, exactly as delivered (the uncompressed JSON), with their SHA256withRSA
+# signature in hex; each names the one before it in its account and Region.
+audit_digests = sa.Table(
+    "audit_digests",
+    metadata,
+    sa.Column("object_key", sa.String(512), primary_key=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("start_time", sa.Float, nullable=False),
+    sa.Column("end_time", sa.Float, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("signature", sa.String(1024), nullable=False),
+    sa.Index("ix_audit_digests_end", "account_id", "region", "end_time"),
+)
+
+# Keys that sign digests: the private key only as barrier ciphertext.
+audit_signing_keys = sa.Table(
+    "audit_signing_keys",
+    metadata,
+    sa.Column("fingerprint", sa.String(64), primary_key=True),
+    sa.Column("public_key", sa.LargeBinary, nullable=False),  # DER, PKCS #1
+    sa.Column("private_blob", sa.LargeBinary, nullable=False),
+    sa.Column("valid_from", sa.Float, nullable=False),
+    sa.Column("valid_to", sa.Float, nullable=True),
+)
+
+# CloudWatch Logs. Names sort as AWS sorts them, by code point ("C" collation on PostgreSQL;
+# SQLite compares UTF-8 bytes, the same order). Event messages are barrier ciphertext bound to
+# their group, sequence number, stream and times; everything else is in the clear.
+LOGS_ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")  # SQLite: the rowid
+LOGS_NAME = sa.String(512).with_variant(sa.String(512, collation="C"), "postgresql")
+
+logs_groups = sa.Table(
+    "logs_groups",
+    metadata,
+    sa.Column("id", LOGS_ID, primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("name", LOGS_NAME, nullable=False),
+    sa.Column("creation_time", sa.BigInteger, nullable=False),
+    sa.Column("retention_in_days", sa.Integer, nullable=True),
+    sa.Column("log_group_class", sa.String(32), nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),  # the EventSource holding its events
+    sa.Column("last_seq", sa.BigInteger, nullable=False),  # event sequence numbers handed out
+    sa.UniqueConstraint("account_id", "region", "name", name="uq_logs_groups_name"),
+)
+
+logs_streams = sa.Table(
+    "logs_streams",
+    metadata,
+    sa.Column("id", LOGS_ID, primary_key=True, autoincrement=True),
+    sa.Column("group_id", LOGS_ID, sa.ForeignKey("logs_groups.id"), nullable=False),
+    sa.Column("name", LOGS_NAME, nullable=False),
+    sa.Column("creation_time", sa.BigInteger, nullable=False),
+    sa.Column("first_event_timestamp", sa.BigInteger, nullable=True),
+    sa.Column("last_event_timestamp", sa.BigInteger, nullable=True),
+    sa.Column("last_ingestion_time", sa.BigInteger, nullable=True),
+    sa.Column("stored_bytes", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("group_id", "name", name="uq_logs_streams_name"),
+    sa.Index("ix_logs_streams_last_event", "group_id", "last_event_timestamp"),
+)
+
+logs_events = sa.Table(
+    "logs_events",
+    metadata,
+    sa.Column("group_id", LOGS_ID, sa.ForeignKey("logs_groups.id"), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("stream_id", LOGS_ID, sa.ForeignKey("logs_streams.id"), nullable=False),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Column("ingestion_time", sa.BigInteger, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),  # UTF-8 bytes of the message
+    sa.Column("message_blob", sa.LargeBinary, nullable=False),
+    # A group's events over a time range, and one stream's (GetLogEvents), in reading order.
+    sa.Index("ix_logs_events_group_time", "group_id", "timestamp", "seq"),
+    sa.Index("ix_logs_events_stream_time", "group_id", "stream_id", "timestamp", "seq"),
+)
+
+logs_metric_filters = sa.Table(
+    "logs_metric_filters",
+    metadata,
+    sa.Column("group_id", LOGS_ID, sa.ForeignKey("logs_groups.id"), primary_key=True),
+    sa.Column("filter_name", LOGS_NAME, primary_key=True),
+    sa.Column("filter_pattern", sa.Text, nullable=False),
+    sa.Column("metric_name", sa.String(255), nullable=False),
+    sa.Column("metric_namespace", sa.String(255), nullable=False),
+    sa.Column("metric_value", sa.String(100), nullable=False),
+    sa.Column("default_value", sa.Float, nullable=True),
+    sa.Column("dimensions", sa.Text, nullable=True),  # JSON object
+    sa.Column("unit", sa.String(32), nullable=True),
+    sa.Column("creation_time", sa.BigInteger, nullable=False),
+    sa.Column("regex_count", sa.Integer, nullable=False),
+    sa.Index("ix_logs_metric_filters_metric", "metric_namespace", "metric_name"),
+)
+
+logs_tags = sa.Table(
+    "logs_tags",
+    metadata,
+    sa.Column("group_id", LOGS_ID, sa.ForeignKey("logs_groups.id"), primary_key=True),
+    sa.Column("tag_key", sa.String(128), primary_key=True),
+    sa.Column("tag_value", sa.String(256), nullable=False),
+)
+
 # What `--dev` reset wipes: every service's resources, children before parents. Accounts,
 # credentials and the barrier stay, so the documented test credentials keep working.
 SERVICE_TABLES = (
+    logs_tags,
+    logs_metric_filters,
+    logs_events,
+    logs_streams,
+    logs_groups,
     sm_replicas,
     sm_tags,
     sm_stages,

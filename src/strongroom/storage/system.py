@@ -54,6 +54,10 @@ class SystemStateRepository:
             return False
         return True
 
+    def accounts(self) -> list[str]:
+        with self._engine.connect() as connection:
+            return list(connection.scalars(sa.select(accounts.c.account_id)))
+
     def wipe_service_data(self, changes: ChangeFeed) -> None:
         """Delete every service resource (dev reset); accounts, keys and barrier stay."""
         with self._engine.begin() as connection:

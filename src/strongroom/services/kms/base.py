@@ -19,6 +19,7 @@ from strongroom.services.kms.keyspecs import ALGORITHMS
 from strongroom.services.kms.model import (
     DISABLED,
     ENABLED,
+    KEY_RESOURCE,
     PENDING_DELETION,
     PENDING_IMPORT,
     PENDING_REPLICA_DELETION,
@@ -116,6 +117,7 @@ class KmsBase:
         if key is None or key.account_id != ctx.account_id or key.region != ctx.region:
             arn = key_arn(ctx.region, ctx.account_id, target_id)
             raise e.NotFoundException(f"Key '{arn}' does not exist")
+        ctx.note_resource(KEY_RESOURCE, key.arn)
         return key
 
     def _save(self, key: KmsKey) -> None:

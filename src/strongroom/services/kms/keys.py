@@ -18,6 +18,7 @@ from strongroom.services.kms.model import (
     DISABLED,
     ENABLED,
     EXTERNAL,
+    KEY_RESOURCE,
     MAX_DELETION_WINDOW_DAYS,
     MAX_TAGS_PER_KEY,
     MIN_DELETION_WINDOW_DAYS,
@@ -103,6 +104,7 @@ class KeyLifecycle(KmsBase):
             primary_region=ctx.region if MultiRegion else None,
         )
         self._store_key(key, tags)
+        ctx.note_resource(KEY_RESOURCE, key.arn)
         return {"KeyMetadata": self._metadata(key)}
 
     def aws_managed_key(self, ctx: RequestContext, alias_name: str, description: str) -> str:

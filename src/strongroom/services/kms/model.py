@@ -25,6 +25,7 @@ DEFAULT_ROTATION_PERIOD_DAYS = 365
 MAX_ON_DEMAND_ROTATIONS = 25  # per key, as the KMS developer guide gives it
 AUTOMATIC, ON_DEMAND = "AUTOMATIC", "ON_DEMAND"
 
+KEY_RESOURCE = "AWS::KMS::Key"  # the resource type audit records name
 ALIAS_PREFIX = "alias/"
 RESERVED_ALIAS_PREFIX = "alias/aws/"
 MAX_TAGS_PER_KEY = 50

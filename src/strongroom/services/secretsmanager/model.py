@@ -10,6 +10,8 @@ from dataclasses import dataclass
 AWSCURRENT = "AWSCURRENT"
 AWSPREVIOUS = "AWSPREVIOUS"
 AWSPENDING = "AWSPENDING"
+# The resource type audit records name.
+SECRET_RESOURCE = "AWS::SecretsManager::Secret"  # noqa: S105 - not a password
 DEFAULT_KEY_ALIAS = "alias/aws/secretsmanager"
 DEFAULT_KEY_DESCRIPTION = (
     "Default key that protects my Secrets Manager data when no other key is defined"

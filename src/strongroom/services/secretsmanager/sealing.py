@@ -50,7 +50,7 @@ class Sealer:
     ) -> SecretVersion:
         """A new version of `secret` holding `value`, created now."""
         is_binary, plaintext = value
-        key_context = replace(ctx, region=secret.region)  # a replica's key is in its region
+        key_context = _kms_context(ctx, secret)
         try:
             data_key = self._kms.generate_data_key(
                 key_context,
@@ -78,7 +78,7 @@ class Sealer:
         try:
             # The KMS key's state and the caller's account are checked on every read...
             data_key = self._kms.unwrap_data_key(
-                replace(ctx, region=secret.region),
+                _kms_context(ctx, secret),
                 envelope.wrapped_key(blob),
                 _encryption_context(secret, version.version_id),
             )
@@ -129,3 +129,10 @@ def _aad(secret: Secret, version_id: str) -> bytes:
 
 def _encryption_context(secret: Secret, version_id: str) -> dict[str, str]:
     return {"SecretARN": secret.arn, "SecretVersionId": version_id}
+
+
+def _kms_context(ctx: RequestContext, secret: Secret) -> RequestContext:
+    """The call's context for its use of KMS: in the secret's region (a replica's key is in
+    its region), and with resources of its own, so the key does not count as what the
+    Secrets Manager call acted on."""
+    return replace(ctx, region=secret.region, resources=[])

@@ -22,6 +22,7 @@ from strongroom.services.secretsmanager.model import (
     AWSPENDING,
     AWSPREVIOUS,
     FAILED,
+    SECRET_RESOURCE,
     ReplicaStatus,
     Secret,
     parse_arn,
@@ -93,6 +94,7 @@ class SecretsManager:
         token = ClientRequestToken or str(uuid.uuid4())
         existing = self._secrets.by_name(ctx.account_id, ctx.region, Name)
         if existing is not None:
+            ctx.note_resource(SECRET_RESOURCE, existing.arn)
             return self._repeated_create(existing, token, value)
         now = self._clock.time()
         secret = Secret(
@@ -108,6 +110,7 @@ class SecretsManager:
             deleted_date=None,
             secret_type=Type or None,
         )
+        ctx.note_resource(SECRET_RESOURCE, secret.arn)
         first = self._sealer.seal(ctx, secret, token, value) if value is not None else None
         try:
             self._secrets.create(secret, tags, first)
@@ -599,6 +602,7 @@ class SecretsManager:
             )
         if secret is None:
             raise e.ResourceNotFoundException(_NOT_FOUND)
+        ctx.note_resource(SECRET_RESOURCE, secret.arn)
         if secret.deleted_date is not None and not allow_deleted:
             raise e.InvalidRequestException(_MARKED_FOR_DELETION)
         return secret

@@ -1,0 +1,225 @@
+"""CloudTrail records of API calls, in the management-event format CloudTrail delivers.
+
+A record tells who called what, from where, when and how it ended; it never holds a secret.
+Parameters and results pass through the operation's botocore shapes, and every member the
+model marks sensitive is left out (SecretString, SecretBinary, Plaintext, ...), as CloudTrail
+does. Blobs are left out too (ciphertexts, key material, public keys: large, and never what an
+auditor reads), and so are the bearer credentials the models do not mark (grant tokens).
+Read-only calls carry no responseElements, as in CloudTrail.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.model import OperationModel, ServiceModel, Shape
+
+from strongroom.auth.principal import Principal
+
+EVENT_VERSION = "1.11"
+# Bearer credentials that models do not mark sensitive.
+_NEVER_RECORDED = frozenset({"GrantToken", "GrantTokens"})
+_READ_ONLY_PREFIXES = ("Get", "Head", "List", "Describe", "Lookup", "Filter", "Test", "Validate")
+_READ_ONLY_OPERATIONS = frozenset(
+    {
+        # KMS cryptographic operations: they use a key, and change nothing.
+        "Encrypt",
+        "Decrypt",
+        "ReEncrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "GenerateMac",
+        "VerifyMac",
+        "GenerateRandom",
+        "Sign",
+        "Verify",
+        "DeriveSharedSecret",
+    }
+)
+
+
+def is_read_only(operation_name: str) -> bool:
+    return operation_name in _READ_ONLY_OPERATIONS or operation_name.startswith(_READ_ONLY_PREFIXES)
+
+
+@dataclass
+class Call:
+    """What the dispatcher learned about one API call, successful or not."""
+
+    request_id: str
+    event_time: float
+    source_ip: str
+    user_agent: str
+    event_source: str  # e.g. "kms.amazonaws.com"
+    event_name: str
+    region: str
+    recipient_account_id: str
+    principal: Principal | None = None
+    access_key_id: str = ""  # the key a request claimed, when it was not authenticated
+    tls: dict[str, str] | None = None
+    operation: OperationModel | None = None
+    parameters: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    error_code: str = ""
+    error_message: str = ""
+    resources: list[tuple[str, str]] = field(default_factory=list)  # (type, ARN)
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """A finished record and the columns it is found by."""
+
+    event_id: str
+    request_id: str
+    account_id: str
+    region: str
+    event_time: float
+    event_source: str
+    event_name: str
+    read_only: bool
+    username: str | None
+    access_key_id: str | None
+    resource_type: str | None
+    resource_name: str | None
+    error_code: str | None
+    text: str  # the record's JSON, exactly as it is stored, delivered and hashed
+
+
+def event_source(model: ServiceModel) -> str:
+    return f"{model.endpoint_prefix}.amazonaws.com"
+
+
+def event_time_text(seconds: float) -> str:
+    moment = datetime.datetime.fromtimestamp(int(seconds), datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build(call: Call) -> AuditEvent:
+    read_only = is_read_only(call.event_name)
+    record: dict[str, Any] = {
+        "eventVersion": EVENT_VERSION,
+        "userIdentity": _user_identity(call),
+        "eventTime": event_time_text(call.event_time),
+        "eventSource": call.event_source,
+        "eventName": call.event_name,
+        "awsRegion": call.region,
+        "sourceIPAddress": call.source_ip,
+        "userAgent": call.user_agent,
+    }
+    if call.error_code:
+        record["errorCode"] = call.error_code
+        record["errorMessage"] = call.error_message
+    operation = call.operation
+    record["requestParameters"] = (
+        _recorded(operation.input_shape, call.parameters)
+        if operation is not None and call.parameters
+        else None
+    )
+    record["responseElements"] = (
+        _recorded(operation.output_shape, call.result)
+        if operation is not None and call.result and not read_only and not call.error_code
+        else None
+    )
+    record["requestID"] = call.request_id
+    record["eventID"] = call.event_id
+    record["readOnly"] = read_only
+    if call.resources:
+        record["resources"] = [
+            {"accountId": call.recipient_account_id, "type": kind, "ARN": arn}
+            for kind, arn in call.resources
+        ]
+    record["eventType"] = "AwsApiCall"
+    record["managementEvent"] = True
+    record["recipientAccountId"] = call.recipient_account_id
+    record["eventCategory"] = "Management"
+    if call.tls is not None:
+        record["tlsDetails"] = call.tls
+    return event_of(record, call.event_time)
+
+
+def event_of(record: dict[str, Any], event_time: float) -> AuditEvent:
+    """The stored form of a record: its text and the columns it is found by."""
+    identity = record["userIdentity"]
+    resources = record.get("resources") or [{}]
+    return AuditEvent(
+        event_id=record["eventID"],
+        request_id=record["requestID"],
+        account_id=record["recipientAccountId"],
+        region=record["awsRegion"],
+        event_time=event_time,
+        event_source=record["eventSource"],
+        event_name=record["eventName"],
+        read_only=record["readOnly"],
+        username=identity.get("userName"),
+        access_key_id=identity.get("accessKeyId"),
+        resource_type=resources[0].get("type"),
+        resource_name=resources[0].get("ARN"),
+        error_code=record.get("errorCode"),
+        text=json.dumps(record, separators=(",", ":"), ensure_ascii=False),
+    )
+
+
+def outcome_unknown(reservation_text: str, event_time: float) -> AuditEvent:
+    """The record of a call whose server stopped between reserving and writing its record."""
+    record = json.loads(reservation_text)
+    record["errorCode"] = "OutcomeUnknown"
+    record["errorMessage"] = "The server stopped before the outcome of this call was recorded."
+    return event_of(record, event_time)
+
+
+def _user_identity(call: Call) -> dict[str, Any]:
+    principal = call.principal
+    if principal is None:
+        identity: dict[str, Any] = {"type": "Unknown"}
+        if call.access_key_id:
+            identity["accessKeyId"] = call.access_key_id
+        return identity
+    return {
+        "type": "IAMUser",
+        "principalId": principal.user_id,
+        "arn": principal.arn,
+        "accountId": principal.account_id,
+        "accessKeyId": principal.access_key_id,
+        "userName": principal.user_name,
+    }
+
+
+def _recorded(shape: Shape | None, value: Any) -> Any:
+    """`value` as CloudTrail shows it: structure members in lowerCamelCase, without sensitive
+    members, blobs or bearer tokens; timestamps in ISO 8601."""
+    if shape is None or value is None:
+        return None
+    if shape.type_name == "structure":
+        recorded = {}
+        for name, member in shape.members.items():  # type: ignore[attr-defined]
+            if name not in value or name in _NEVER_RECORDED or _hidden(member):
+                continue
+            recorded[name[:1].lower() + name[1:]] = _recorded(member, value[name])
+        return recorded
+    if shape.type_name == "list":
+        member = shape.member  # type: ignore[attr-defined]
+        return None if _hidden(member) else [_recorded(member, item) for item in value]
+    if shape.type_name == "map":
+        item_shape = shape.value  # type: ignore[attr-defined]
+        if _hidden(item_shape):
+            return None
+        return {key: _recorded(item_shape, item) for key, item in value.items()}
+    if shape.type_name == "timestamp" and isinstance(value, datetime.datetime | int | float):
+        moment = (
+            value
+            if isinstance(value, datetime.datetime)
+            else datetime.datetime.fromtimestamp(value, datetime.UTC)
+        )
+        return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value
+
+
+def _hidden(shape: Shape) -> bool:
+    return bool(shape.metadata.get("sensitive")) or shape.type_name == "blob"

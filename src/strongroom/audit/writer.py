@@ -1,0 +1,155 @@
+"""Durable audit writes with group commit.
+
+Callers hand over records (or reservations) and wait; one thread per process stores everything
+that arrived while the previous transaction committed, in one transaction. Under load one
+commit serves many requests, so durability costs little throughput. A caller never waits
+longer than the timeout: a stalled or failing store fails the call, it does not hang it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+import time
+from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+from strongroom.audit.record import AuditEvent
+from strongroom.storage.audit import AuditRepository, Reservation
+from strongroom.storage.engine import StorageUnavailable
+
+log = logging.getLogger("strongroom.audit")
+DEFAULT_TIMEOUT_SECONDS = 5.0
+_MAX_BATCH = 2000
+
+
+class AuditUnavailable(Exception):
+    """The record could not be stored in time; the call must fail and change nothing."""
+
+
+class AuditStorageOutage(AuditUnavailable):
+    """The record could not be stored because storage as a whole does not answer."""
+
+
+# Who waits for an item: a thread (a concurrent Future) or a task on an event loop.
+Waiter = Future[None] | asyncio.Future[None]
+
+
+class AuditWriter:
+    def __init__(
+        self, repository: AuditRepository, timeout: float = DEFAULT_TIMEOUT_SECONDS
+    ) -> None:
+        self._repository = repository
+        self._timeout = timeout
+        self._pending: list[tuple[Reservation | AuditEvent, Waiter]] = []
+        self._ready = threading.Condition()
+        self._thread_pid = 0  # threads do not survive a fork: each worker starts its own
+        self._failure: str | None = None
+        self._failing_since: float | None = None
+
+    # Callers
+
+    def reserve(self, reservation: Reservation) -> None:
+        self._wait(reservation)
+
+    def write(self, event: AuditEvent) -> None:
+        self._wait(event)
+
+    async def write_async(self, event: AuditEvent) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._submit(event, future)
+        try:
+            async with asyncio.timeout(self._timeout):  # no extra task, unlike wait_for
+                await future
+        except TimeoutError:
+            raise AuditUnavailable("the audit store did not answer in time") from None
+
+    def _wait(self, item: Reservation | AuditEvent) -> None:
+        future: Future[None] = Future()
+        self._submit(item, future)
+        try:
+            future.result(self._timeout)
+        except FutureTimeout:
+            raise AuditUnavailable("the audit store did not answer in time") from None
+
+    def _submit(self, item: Reservation | AuditEvent, waiter: Waiter) -> None:
+        with self._ready:
+            if self._thread_pid != os.getpid():
+                self._thread_pid = os.getpid()
+                threading.Thread(target=self._run, name="strongroom-audit", daemon=True).start()
+            self._pending.append((item, waiter))
+            self._ready.notify()
+
+    def health(self) -> dict[str, Any]:
+        with self._ready:
+            waiting = len(self._pending)
+        report: dict[str, Any] = {"writable": self._failure is None, "waiting": waiting}
+        if self._failure is not None:
+            report["error"] = self._failure
+            report["failing_for_seconds"] = round(time.monotonic() - (self._failing_since or 0), 1)
+        return report
+
+    # The writer thread
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while not self._pending:
+                    self._ready.wait()
+                batch, self._pending = self._pending[:_MAX_BATCH], self._pending[_MAX_BATCH:]
+            self._release([waiter for _, waiter in batch], self._store(batch))
+
+    def _store(
+        self, batch: list[tuple[Reservation | AuditEvent, Waiter]]
+    ) -> AuditUnavailable | None:
+        reservations = [item for item, _ in batch if isinstance(item, Reservation)]
+        events = [item for item, _ in batch if isinstance(item, AuditEvent)]
+        try:
+            self._repository.append(reservations, events)
+        except Exception as error:  # any failure of the store fails the calls, never hangs them
+            # The driver's first line only: a full statement would echo the records.
+            reason = f"{type(error).__name__}: {str(error).strip().splitlines()[0][:200]}"
+            if self._failure is None:
+                self._failing_since = time.monotonic()
+                log.error("audit records cannot be stored: %s", reason)
+            self._failure = reason
+            kind = AuditStorageOutage if isinstance(error, StorageUnavailable) else AuditUnavailable
+            return kind(reason)
+        if self._failure is not None:
+            log.warning("audit records are stored again")
+        self._failure = None
+        return None
+
+    @staticmethod
+    def _release(waiters: list[Waiter], failure: AuditUnavailable | None) -> None:
+        """Tell every waiter of a batch the outcome: threads directly, and each event loop
+        with one wake-up for all its tasks (one per task would cost a system call each)."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+        for waiter in waiters:
+            if isinstance(waiter, asyncio.Future):
+                by_loop.setdefault(waiter.get_loop(), []).append(waiter)
+            else:
+                _settle(waiter, failure)
+        for loop, futures in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # a loop that closed meanwhile
+                loop.call_soon_threadsafe(_settle_all, futures, failure)
+
+
+def _settle_all(futures: list[asyncio.Future[None]], failure: AuditUnavailable | None) -> None:
+    for future in futures:
+        _settle(future, failure)
+
+
+def _settle(future: Waiter, failure: AuditUnavailable | None) -> None:
+    # A caller that gave up waiting cancelled its future; the others still want the outcome.
+    if future.done():
+        return
+    with contextlib.suppress(InvalidStateError):
+        if failure is None:
+            future.set_result(None)
+        else:
+            future.set_exception(failure)

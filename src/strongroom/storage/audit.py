@@ -1,0 +1,477 @@
+"""The audit trail in storage: records (appended in batches), reservations of calls in flight,
+log files cut from the records, signed digests, and the keys that sign them."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from strongroom.audit.record import AuditEvent
+from strongroom.storage.engine import WriterQueue
+from strongroom.storage.schema import (
+    audit_digests,
+    audit_log_files,
+    audit_records,
+    audit_reservations,
+    audit_signing_keys,
+    system_state,
+)
+
+# Batches of records from every process and node commit one at a time, so that record ids
+# are committed in order and a log file cut at id N can never miss a record below N.
+_AUDIT_LOCK_ID = 0x4155444954  # "AUDIT"
+_CUT_THROUGH = "audit.cut_through"
+_WRITER_KEY = "audit"
+
+
+@dataclass(frozen=True)
+class Reservation:
+    request_id: str
+    created: float
+    record: str  # the record as far as it is known before the call runs
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    id: int
+    account_id: str
+    region: str
+    event_time: float
+    text: str
+
+
+@dataclass(frozen=True)
+class LogFile:
+    object_key: str
+    account_id: str
+    region: str
+    after_id: int
+    through_id: int
+    oldest_event_time: float
+    newest_event_time: float
+    created: float
+    sha256: str
+    digest_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Digest:
+    object_key: str
+    account_id: str
+    region: str
+    start_time: float
+    end_time: float
+    body: bytes
+    signature: str
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    fingerprint: str
+    public_key: bytes
+    private_blob: bytes
+    valid_from: float
+    valid_to: float | None = None
+
+
+@dataclass(frozen=True)
+class RecordQuery:
+    """Records of one account, newest or oldest first, optionally narrowed to one column."""
+
+    account_id: str
+    start: float
+    end: float
+    column: str | None = None  # an indexed column of audit_records, e.g. "event_name"
+    value: object = None
+    after_id: int | None = None  # resume after this id (in the query's order)
+    newest_first: bool = False
+    limit: int = 1000
+    regions: tuple[str, ...] | None = None  # None: every Region
+
+
+class AuditRepository:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._writers = WriterQueue(engine)
+
+    @contextlib.contextmanager
+    def _ordered_write(self) -> Iterator[Connection]:
+        with self._writers.turn(_WRITER_KEY), self._engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_AUDIT_LOCK_ID)))
+            yield connection
+
+    # Appending
+
+    def append(self, reservations: Sequence[Reservation], events: Sequence[AuditEvent]) -> None:
+        """One transaction: new reservations, and records that replace their reservations."""
+        with self._ordered_write() as connection:
+            if reservations:
+                connection.execute(sa.insert(audit_reservations), [asdict(r) for r in reservations])
+            if events:
+                connection.execute(sa.insert(audit_records), [_record_row(e) for e in events])
+                connection.execute(
+                    sa.delete(audit_reservations).where(
+                        audit_reservations.c.request_id.in_([e.request_id for e in events])
+                    )
+                )
+
+    def reservations_before(self, moment: float) -> list[Reservation]:
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(audit_reservations)
+                .where(audit_reservations.c.created < moment)
+                .order_by(audit_reservations.c.created)
+            )
+            return [Reservation(**row._asdict()) for row in rows]
+
+    # Reading records
+
+    def records(self, query: RecordQuery) -> list[StoredRecord]:
+        r = audit_records
+        conditions = [
+            r.c.account_id == query.account_id,
+            r.c.event_time >= query.start,
+            r.c.event_time <= query.end,
+        ]
+        if query.column is not None:
+            conditions.append(r.c[query.column] == query.value)
+        if query.regions is not None:
+            conditions.append(r.c.region.in_(query.regions))
+        order = (
+            (r.c.event_time.desc(), r.c.id.desc())
+            if query.newest_first
+            else (
+                r.c.event_time,
+                r.c.id,
+            )
+        )
+        statement = sa.select(r.c.id, r.c.account_id, r.c.region, r.c.event_time, r.c.record)
+        if query.after_id is not None:
+            anchor = sa.select(r.c.event_time).where(r.c.id == query.after_id).scalar_subquery()
+            if query.newest_first:
+                conditions.append(
+                    sa.or_(
+                        r.c.event_time < anchor,
+                        sa.and_(r.c.event_time == anchor, r.c.id < query.after_id),
+                    )
+                )
+            else:
+                conditions.append(
+                    sa.or_(
+                        r.c.event_time > anchor,
+                        sa.and_(r.c.event_time == anchor, r.c.id > query.after_id),
+                    )
+                )
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                statement.where(*conditions).order_by(*order).limit(query.limit)
+            )
+            return [
+                StoredRecord(row.id, row.account_id, row.region, row.event_time, row.record)
+                for row in rows
+            ]
+
+    def regions(self, account_id: str) -> list[tuple[str, float, float]]:
+        """(Region, first and last event time) of every Region the account has records in."""
+        r = audit_records
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(r.c.region, sa.func.min(r.c.event_time), sa.func.max(r.c.event_time))
+                .where(r.c.account_id == account_id)
+                .group_by(r.c.region)
+                .order_by(r.c.region)
+            )
+            return [(row[0], row[1], row[2]) for row in rows]
+
+    def stored_bytes(self, account_id: str) -> int:
+        r = audit_records
+        with self._engine.connect() as connection:
+            total = connection.scalar(
+                sa.select(sa.func.sum(sa.func.length(r.c.record))).where(
+                    r.c.account_id == account_id
+                )
+            )
+            return int(total or 0)
+
+    def record_range(
+        self, account_id: str, region: str, after_id: int, through_id: int
+    ) -> list[StoredRecord]:
+        r = audit_records
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(r.c.id, r.c.account_id, r.c.region, r.c.event_time, r.c.record)
+                .where(
+                    r.c.account_id == account_id,
+                    r.c.region == region,
+                    r.c.id > after_id,
+                    r.c.id <= through_id,
+                )
+                .order_by(r.c.id)
+            )
+            return [
+                StoredRecord(row.id, row.account_id, row.region, row.event_time, row.record)
+                for row in rows
+            ]
+
+    def uncovered_records(self, through_id: int) -> list[tuple[str, str, int, int]]:
+        """(account, region, lowest id, count) of records up to `through_id` that no log file
+        of their account and Region covers: a log file was deleted."""
+        r, f = audit_records, audit_log_files
+        covered = (
+            sa.select(f.c.object_key)
+            .where(
+                f.c.account_id == r.c.account_id,
+                f.c.region == r.c.region,
+                f.c.after_id < r.c.id,
+                f.c.through_id >= r.c.id,
+            )
+            .exists()
+        )
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(r.c.account_id, r.c.region, sa.func.min(r.c.id), sa.func.count())
+                .where(r.c.id <= through_id, ~covered)
+                .group_by(r.c.account_id, r.c.region)
+            )
+            return [tuple(row) for row in rows]  # type: ignore[misc]
+
+    # Cutting log files
+
+    def cut_range(self) -> tuple[int, int]:
+        """(after, through): the ids of the records not yet in a log file. Read while no batch
+        of records is being stored, so every id up to `through` is committed."""
+        with self._ordered_write() as connection:
+            after = int(connection.scalar(_state_value(_CUT_THROUGH)) or b"0")
+            through = connection.scalar(sa.select(sa.func.max(audit_records.c.id))) or 0
+            return after, through
+
+    def records_between(self, after_id: int, through_id: int) -> Iterator[StoredRecord]:
+        """Every record with after_id < id <= through_id, in id order, read in chunks."""
+        r = audit_records
+        with self._engine.connect() as connection:
+            rows = connection.execution_options(yield_per=2000).execute(
+                sa.select(r.c.id, r.c.account_id, r.c.region, r.c.event_time, r.c.record)
+                .where(r.c.id > after_id, r.c.id <= through_id)
+                .order_by(r.c.id)
+            )
+            for row in rows:
+                yield StoredRecord(row.id, row.account_id, row.region, row.event_time, row.record)
+
+    def add_log_files(self, files: Sequence[LogFile], after_id: int, through_id: int) -> bool:
+        """Store the log files cut from (after_id, through_id]; False, storing nothing, if
+        another process cut that range meanwhile."""
+        with self._engine.begin() as connection:
+            current = int(connection.scalar(_state_value(_CUT_THROUGH)) or b"0")
+            if current != after_id:
+                return False
+            connection.execute(sa.insert(audit_log_files), [asdict(f) for f in files])
+            connection.execute(sa.delete(system_state).where(system_state.c.name == _CUT_THROUGH))
+            connection.execute(
+                sa.insert(system_state).values(name=_CUT_THROUGH, value=str(through_id).encode())
+            )
+            return True
+
+    def cut_through(self) -> int:
+        with self._engine.connect() as connection:
+            return int(connection.scalar(_state_value(_CUT_THROUGH)) or b"0")
+
+    def log_file(self, object_key: str) -> LogFile | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                sa.select(audit_log_files).where(audit_log_files.c.object_key == object_key)
+            ).first()
+            return LogFile(**row._asdict()) if row else None
+
+    def log_files(
+        self, account_id: str, region: str, undigested_only: bool = False
+    ) -> list[LogFile]:
+        f = audit_log_files
+        conditions = [f.c.account_id == account_id, f.c.region == region]
+        if undigested_only:
+            conditions.append(f.c.digest_key.is_(None))
+        with self._engine.connect() as connection:
+            rows = connection.execute(sa.select(f).where(*conditions).order_by(f.c.through_id))
+            return [LogFile(**row._asdict()) for row in rows]
+
+    def trails(self) -> list[tuple[str, str]]:
+        """(account, region) pairs that have log files."""
+        f = audit_log_files
+        with self._engine.connect() as connection:
+            rows = connection.execute(sa.select(f.c.account_id, f.c.region).distinct())
+            return sorted((row.account_id, row.region) for row in rows)
+
+    def delivery_times(self, account_id: str) -> tuple[float | None, float | None, float | None]:
+        """(first record, latest log file, latest digest) of an account's trail."""
+        r, f, d = audit_records, audit_log_files, audit_digests
+        with self._engine.connect() as connection:
+            return (
+                connection.scalar(
+                    sa.select(sa.func.min(r.c.event_time)).where(r.c.account_id == account_id)
+                ),
+                connection.scalar(
+                    sa.select(sa.func.max(f.c.created)).where(f.c.account_id == account_id)
+                ),
+                connection.scalar(
+                    sa.select(sa.func.max(d.c.end_time)).where(d.c.account_id == account_id)
+                ),
+            )
+
+    # Digests
+
+    def add_digest(self, digest: Digest, file_keys: Sequence[str]) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(sa.insert(audit_digests).values(**asdict(digest)))
+            if file_keys:
+                connection.execute(
+                    sa.update(audit_log_files)
+                    .where(audit_log_files.c.object_key.in_(list(file_keys)))
+                    .values(digest_key=digest.object_key)
+                )
+
+    def digests(self, account_id: str, region: str) -> list[Digest]:
+        d = audit_digests
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(d)
+                .where(d.c.account_id == account_id, d.c.region == region)
+                .order_by(d.c.end_time)
+            )
+            return [Digest(**row._asdict()) for row in rows]
+
+    def last_digest(self, account_id: str, region: str) -> Digest | None:
+        d = audit_digests
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                sa.select(d)
+                .where(d.c.account_id == account_id, d.c.region == region)
+                .order_by(d.c.end_time.desc())
+                .limit(1)
+            ).first()
+            return Digest(**row._asdict()) if row else None
+
+    def digest(self, object_key: str) -> Digest | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                sa.select(audit_digests).where(audit_digests.c.object_key == object_key)
+            ).first()
+            return Digest(**row._asdict()) if row else None
+
+    def object_keys(
+        self, account_id: str, prefix: str, marker: str, limit: int
+    ) -> list[tuple[str, float]]:
+        """(key, creation time) of the account's log files and digests, in key order."""
+
+        def bytewise(key: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+            # S3 orders keys by their bytes: SQLite compares so already, PostgreSQL by collation.
+            return key.collate("C") if self._engine.dialect.name == "postgresql" else key
+
+        parts = []
+        for table, created in (
+            (audit_log_files, audit_log_files.c.created),
+            (audit_digests, audit_digests.c.end_time),
+        ):
+            parts.append(
+                sa.select(table.c.object_key.label("object_key"), created.label("created")).where(
+                    table.c.account_id == account_id,
+                    table.c.object_key.startswith(prefix, autoescape=True),
+                    bytewise(table.c.object_key) > marker,
+                )
+            )
+        union = sa.union_all(*parts).subquery()
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(union.c.object_key, union.c.created)
+                .order_by(bytewise(union.c.object_key))
+                .limit(limit)
+            )
+            return [(row.object_key, row.created) for row in rows]
+
+    # Retention
+
+    def expire(self, horizon: float) -> int:
+        """Delete digests that ended before `horizon`, with their log files and records; the
+        last one deleted is remembered per account and Region, so the chain still verifies
+        from the first digest kept. Returns how many digests went."""
+        d, f, r = audit_digests, audit_log_files, audit_records
+        with self._ordered_write() as connection:
+            expired = connection.execute(
+                sa.select(d.c.object_key, d.c.account_id, d.c.region)
+                .where(d.c.end_time < horizon)
+                .order_by(d.c.end_time)
+            ).all()
+            keys = [row.object_key for row in expired]
+            for log_file in connection.execute(sa.select(f).where(f.c.digest_key.in_(keys))):
+                connection.execute(
+                    sa.delete(r).where(
+                        r.c.account_id == log_file.account_id,
+                        r.c.region == log_file.region,
+                        r.c.id > log_file.after_id,
+                        r.c.id <= log_file.through_id,
+                    )
+                )
+            connection.execute(sa.delete(f).where(f.c.digest_key.in_(keys)))
+            connection.execute(sa.delete(d).where(d.c.object_key.in_(keys)))
+            last_per_trail = {(row.account_id, row.region): row.object_key for row in expired}
+            for (account_id, region), key in last_per_trail.items():
+                name = _expired_digest(account_id, region)
+                connection.execute(sa.delete(system_state).where(system_state.c.name == name))
+                connection.execute(sa.insert(system_state).values(name=name, value=key.encode()))
+            return len(keys)
+
+    def last_expired_digest(self, account_id: str, region: str) -> str | None:
+        with self._engine.connect() as connection:
+            value = connection.scalar(_state_value(_expired_digest(account_id, region)))
+            return value.decode() if value else None
+
+    # Signing keys
+
+    def signing_keys(self) -> list[SigningKey]:
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(audit_signing_keys).order_by(audit_signing_keys.c.valid_from)
+            )
+            return [SigningKey(**row._asdict()) for row in rows]
+
+    def add_signing_key(self, key: SigningKey) -> bool:
+        """False when another process added the first key at the same time."""
+        try:
+            with self._writers.turn(_WRITER_KEY), self._engine.begin() as connection:
+                if connection.scalar(sa.select(sa.func.count()).select_from(audit_signing_keys)):
+                    return False
+                connection.execute(sa.insert(audit_signing_keys).values(**asdict(key)))
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
+
+def _expired_digest(account_id: str, region: str) -> str:
+    return f"audit.expired_digest.{account_id}.{region}"
+
+
+def _state_value(name: str) -> sa.Select[tuple[bytes]]:
+    return sa.select(system_state.c.value).where(system_state.c.name == name)
+
+
+def _record_row(event: AuditEvent) -> dict[str, object]:
+    # By hand: dataclasses.asdict deep-copies, and costs more than the insert itself.
+    return {
+        "event_id": event.event_id,
+        "request_id": event.request_id,
+        "account_id": event.account_id,
+        "region": event.region,
+        "event_time": event.event_time,
+        "event_source": event.event_source,
+        "event_name": event.event_name,
+        "read_only": event.read_only,
+        "username": event.username,
+        "access_key_id": event.access_key_id,
+        "resource_type": event.resource_type,
+        "resource_name": event.resource_name,
+        "error_code": event.error_code,
+        "record": event.text,
+    }
