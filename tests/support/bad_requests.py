@@ -23,11 +23,16 @@ from botocore.model import ListShape, MapShape, OperationModel, Shape, Structure
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from strongroom.protocol.java_regex import compile_java_pattern
+
 SERIALIZATION = "SerializationException"
 VALIDATION = "ValidationException"
 MALFORMED = "malformed body"
-# Characters at least one model pattern refuses: space, punctuation, beyond Latin-1, control.
-PATTERN_BREAKERS = [" ", "!", "é", "\u0100", "\u2603", "\U0001f600", "\x00", "\x7f", "\n"]
+# Characters at least one model pattern refuses: space, punctuation, beyond Latin-1, control,
+# and the separators of ARN-like names (CloudWatch Logs' names refuse only ':' and '*').
+PATTERN_BREAKERS = [
+    " ", "!", "é", "\u0100", "\u2603", "\U0001f600", "\x00", "\x7f", "\n", ":", "*"
+]  # fmt: skip
 WRONG_TYPES: dict[str, list[Any]] = {
     "string": [1, 1.5, True, [], {}, ["a"]],
     "blob": [1, True, [], {}, 1.5],
@@ -95,7 +100,10 @@ def _pattern(shape: Shape) -> re.Pattern[str] | None:
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # e.g. "[0-9-_]" is a FutureWarning in Python
-        return re.compile(text)
+        try:
+            return re.compile(text)
+        except re.error:  # Java-only syntax such as \p{L}: translated as the server does
+            return compile_java_pattern(text)
 
 
 def _fits_pattern(shape: Shape, value: str) -> bool:
@@ -109,8 +117,9 @@ def _valid_string(shape: Shape, length: int | None = None) -> str:
         return str(shape.metadata["enum"][0])
     shortest = max(shape.metadata.get("min", 1), 1)
     for n in [length] if length is not None else range(shortest, shortest + 16):
-        # The second fits patterns like aws-1, the third Region names like us-east-1.
-        for candidate in ("a" * n, "a" * (n - 2) + "-1", "us-east-" + "1" * (n - 8)):
+        # The second fits patterns like aws-1, the third Region names like us-east-1, the
+        # last account ids.
+        for candidate in ("a" * n, "a" * (n - 2) + "-1", "us-east-" + "1" * (n - 8), "1" * n):
             if len(candidate) == n and _fits_pattern(shape, candidate):
                 return candidate
     raise AssertionError(f"no valid value of length {length} for {shape.name}")
@@ -224,7 +233,10 @@ def bad_value(draw: st.DrawFn, shape: Shape, kind: str, structures: Structures) 
             draw(st.integers(0, low - 1)) if kind == "too short" else high + draw(st.integers(1, 3))
         )
         if shape.type_name == "string":
-            return _valid_string(shape, length) if length else ""
+            try:
+                return _valid_string(shape, length) if length else ""
+            except AssertionError:  # a fixed-length pattern (account ids): no length but its own
+                return "1" * length
         if shape.type_name == "blob":
             return base64.b64encode(b"x" * length).decode()
         assert isinstance(shape, ListShape)

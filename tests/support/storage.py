@@ -104,7 +104,7 @@ def leaked(secrets: dict[str, bytes], haystack: bytes) -> list[str]:
 
 def storage_dump(server: Server) -> bytes:
     """Every byte storage holds: the SQLite files, or every column of every PostgreSQL table."""
-    if server.args[:1] != ["--storage"]:
+    if "--storage" not in server.args:
         files = sorted(server.data_dir.glob("strongroom.db*"))
         assert files
         return b"".join(path.read_bytes() for path in files)

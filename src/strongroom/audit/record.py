@@ -21,8 +21,10 @@ from botocore.model import OperationModel, ServiceModel, Shape
 from strongroom.auth.principal import Principal
 
 EVENT_VERSION = "1.11"
-# Bearer credentials that models do not mark sensitive.
-_NEVER_RECORDED = frozenset({"GrantToken", "GrantTokens"})
+# Members the models do not mark sensitive that must still stay out: bearer credentials
+# (grant tokens), and what applications log (PutLogEvents, TestMetricFilter), which may hold
+# patient data.
+_NEVER_RECORDED = frozenset({"GrantToken", "GrantTokens", "logEvents", "logEventMessages"})
 _READ_ONLY_PREFIXES = ("Get", "Head", "List", "Describe", "Lookup", "Filter", "Test", "Validate")
 _READ_ONLY_OPERATIONS = frozenset(
     {
@@ -198,16 +200,16 @@ def _recorded(shape: Shape | None, value: Any) -> Any:
         return None
     if shape.type_name == "structure":
         recorded = {}
-        for name, member in shape.members.items():  # type: ignore[attr-defined]
+        for name, member in shape.members.items():
             if name not in value or name in _NEVER_RECORDED or _hidden(member):
                 continue
             recorded[name[:1].lower() + name[1:]] = _recorded(member, value[name])
         return recorded
     if shape.type_name == "list":
-        member = shape.member  # type: ignore[attr-defined]
+        member = shape.member
         return None if _hidden(member) else [_recorded(member, item) for item in value]
     if shape.type_name == "map":
-        item_shape = shape.value  # type: ignore[attr-defined]
+        item_shape = shape.value
         if _hidden(item_shape):
             return None
         return {key: _recorded(item_shape, item) for key, item in value.items()}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidSignature
@@ -71,7 +71,7 @@ def _digest_problems(
     digest: Digest,
     previous: Digest | None,
     expired: str | None,
-    keys: dict[str, object],
+    keys: Mapping[str, object],
 ) -> Iterator[str]:
     name = f"digest {digest.object_key}"
     try:

@@ -56,6 +56,12 @@ class Authenticator:
         )
         return principal, parsed.scope.region
 
+    def account_of(self, access_key_id: str) -> str | None:
+        """The account an access key belongs to, if it exists: a failed attempt with it is
+        recorded in that account's audit trail."""
+        record = self._identities.access_key(access_key_id) if access_key_id else None
+        return record.account_id if record is not None else None
+
     def forget_secrets(self) -> None:
         """Called on seal: no decrypted secret may outlive the unsealed barrier."""
         self._secrets.clear()

@@ -106,6 +106,11 @@ class Dispatcher:
             response = self._call(endpoint, operation_name, request, call)
         except AuthFailure as failure:
             response = self._error(model, _codec(model).auth_error(failure), call)
+            with contextlib.suppress(StorageUnavailable):
+                call.recipient_account_id = (
+                    self._authenticator.account_of(call.access_key_id)
+                    or call.recipient_account_id
+                )
         except AwsError as error:
             response = self._error(model, error, call)
         except SealedError:
