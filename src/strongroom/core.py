@@ -74,9 +74,21 @@ class Core:
         self._changes = ChangeFeed(engine)
         self._changes.watch(changes.SEAL, self._seal_here)
         regions = aws_regions()
+        audit_store = AuditRepository(engine)
+        self.audit = AuditWriter(audit_store)
+        self.trail = AuditTrail(
+            audit_store, self.audit, self.barrier, self.clock, settings.audit_retention_days
+        )
         self._kms_store = KmsRepository(engine, self._changes)
         self._secrets_store = SecretsRepository(engine, self._changes)
-        self.kms = KMS(self._kms_store, GrantRepository(engine), self.barrier, self.clock, regions)
+        self.kms = KMS(
+            self._kms_store,
+            GrantRepository(engine),
+            self.barrier,
+            self.clock,
+            regions,
+            self.trail.record_service_event,
+        )
         self.authenticator = Authenticator(
             IdentityRepository(engine, self._changes), self.barrier, regions, wall_clock
         )
@@ -86,13 +98,9 @@ class Core:
             self.barrier,
             self.clock,
             regions,
+            self.trail.record_service_event,
         )
         self.logs = Logs(LogsRepository(engine), self.barrier, self.clock)
-        audit_store = AuditRepository(engine)
-        self.audit = AuditWriter(audit_store)
-        self.trail = AuditTrail(
-            audit_store, self.audit, self.barrier, self.clock, settings.audit_retention_days
-        )
         self.logs.add_source(audit_log_group.SOURCE, AuditEvents(audit_store, regions))
         self._deliver_audit_to_logs()
         self.scheduler = Scheduler(

@@ -19,6 +19,7 @@ from typing import Any
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from strongroom.auth.principal import Principal
+from strongroom.services.context import ServiceEvent
 
 EVENT_VERSION = "1.11"
 # Members the models do not mark sensitive that must still stay out: bearer credentials
@@ -173,6 +174,35 @@ def outcome_unknown(reservation_text: str, event_time: float) -> AuditEvent:
     record = json.loads(reservation_text)
     record["errorCode"] = "OutcomeUnknown"
     record["errorMessage"] = "The server stopped before the outcome of this call was recorded."
+    return event_of(record, event_time)
+
+
+def service_event(event: ServiceEvent, event_time: float) -> AuditEvent:
+    """The record of something a service did by itself, as CloudTrail writes those."""
+    service = event.event_source
+    record: dict[str, Any] = {
+        "eventVersion": EVENT_VERSION,
+        "userIdentity": {"accountId": event.account_id, "invokedBy": service},
+        "eventTime": event_time_text(event_time),
+        "eventSource": service,
+        "eventName": event.event_name,
+        "awsRegion": event.region,
+        "sourceIPAddress": service,
+        "userAgent": service,
+        "requestParameters": None,
+        "responseElements": None,
+        "requestID": str(uuid.uuid4()),
+        "eventID": str(uuid.uuid4()),
+        "readOnly": False,
+        "resources": [
+            {"accountId": event.account_id, "type": kind, "ARN": arn}
+            for kind, arn in event.resources
+        ],
+        "eventType": "AwsServiceEvent",
+        "managementEvent": True,
+        "recipientAccountId": event.account_id,
+        "eventCategory": "Management",
+    }
     return event_of(record, event_time)
 
 

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from strongroom.audit.record import event_time_text, outcome_unknown
-from strongroom.audit.writer import AuditWriter
+from strongroom.audit.record import event_time_text, outcome_unknown, service_event
+from strongroom.audit.writer import AuditUnavailable, AuditWriter
 from strongroom.barrier.barrier import Barrier
 from strongroom.clock import Clock
+from strongroom.services.context import ServiceEvent
 from strongroom.storage.audit import (
     AuditRepository,
     Digest,
@@ -174,6 +175,19 @@ class AuditTrail:
         self._last_delivery = 0.0
 
     # Background jobs (the leader runs them)
+
+    def record_service_event(self, event: ServiceEvent) -> None:
+        """Store the record of what a service did by itself. The deed is done: a record that
+        cannot be stored is reported (and shows on /health), it cannot undo it."""
+        try:
+            self._writer.write(service_event(event, round(self._clock.time(), 3)))
+        except AuditUnavailable:
+            log.error(
+                "the audit record of %s %s on %s could not be stored",
+                event.event_source,
+                event.event_name,
+                ", ".join(arn for _, arn in event.resources),
+            )
 
     def settle_reservations(self) -> None:
         """Record, as of unknown outcome, the calls whose server stopped mid-call."""

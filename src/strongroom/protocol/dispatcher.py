@@ -108,8 +108,7 @@ class Dispatcher:
             response = self._error(model, _codec(model).auth_error(failure), call)
             with contextlib.suppress(StorageUnavailable):
                 call.recipient_account_id = (
-                    self._authenticator.account_of(call.access_key_id)
-                    or call.recipient_account_id
+                    self._authenticator.account_of(call.access_key_id) or call.recipient_account_id
                 )
         except AwsError as error:
             response = self._error(model, error, call)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from strongroom.auth.principal import Principal
@@ -25,3 +26,18 @@ class RequestContext:
     @property
     def account_id(self) -> str:
         return self.principal.account_id
+
+
+@dataclass(frozen=True)
+class ServiceEvent:
+    """Something a service did by itself (a key deleted when its waiting period ended, an
+    automatic rotation): the audit trail records it as an AwsServiceEvent."""
+
+    account_id: str
+    region: str
+    event_source: str  # e.g. "kms.amazonaws.com"
+    event_name: str  # CloudTrail's name for it, e.g. "DeleteKey"
+    resources: tuple[tuple[str, str], ...]  # (type, ARN)
+
+
+ServiceEvents = Callable[[ServiceEvent], None]

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from strongroom.barrier.aead import IntegrityError
 from strongroom.barrier.barrier import Barrier
 from strongroom.clock import Clock
-from strongroom.services.context import RequestContext
+from strongroom.services.context import RequestContext, ServiceEvent, ServiceEvents
 from strongroom.services.kms import asymmetric
 from strongroom.services.kms import errors as e
 from strongroom.services.kms.keyspecs import ALGORITHMS
@@ -35,6 +35,7 @@ from strongroom.storage.kms_grants import GrantRepository
 
 MATERIAL_CACHE_SIZE = 4096
 DRY_RUN_MESSAGE = "The request would have succeeded, but the DryRun option is set."
+SERVICE = "kms.amazonaws.com"  # the event source of KMS in audit records
 log = logging.getLogger("strongroom.kms")
 
 _GRANT_ID_BYTES = 32
@@ -56,13 +57,15 @@ class KmsBase:
         grants: GrantRepository,
         barrier: Barrier,
         clock: Clock,
-        regions: frozenset[str] = frozenset(),
+        regions: frozenset[str],
+        events: ServiceEvents,
     ) -> None:
         self._keys = repository
         self._grants = grants
         self._barrier = barrier
         self._clock = clock
         self._regions = regions  # where multi-Region keys can have replicas
+        self._events = events
         # Decrypted key material, keyed by its stored ciphertext: a row that changes in storage
         # (or is tampered with) is never served from here.
         self._materials: dict[bytes, bytes] = {}
@@ -72,6 +75,12 @@ class KmsBase:
         self._intact_rows: dict[bytes, KmsKey] = {}
         # Data keys other services keep wrapped, unwrapped (see unwrap_data_key).
         self._data_keys: dict[tuple[bytes, tuple[tuple[str, str], ...]], bytes] = {}
+
+    def _service_event(self, key: KmsKey, name: str) -> None:
+        """Tell the audit trail what KMS did to `key` by itself (CloudTrail's event `name`)."""
+        self._events(
+            ServiceEvent(key.account_id, key.region, SERVICE, name, ((KEY_RESOURCE, key.arn),))
+        )
 
     def forget_materials(self) -> None:
         """Called on seal: no key material may outlive the unsealed barrier."""

@@ -136,6 +136,7 @@ class Imports(KmsBase):
             key = self._verified(self._keys.key(key_id))
             if key is not None and self._remove_material(key, expired_by=now):
                 log.info("KMS key %s: its imported key material expired and was deleted", key_id)
+                self._service_event(key, "DeleteExpiredKeyMaterial")
 
     def _remove_material(self, key: KmsKey, expired_by: float | None = None) -> bool:
         pending = replace(

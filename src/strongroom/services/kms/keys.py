@@ -248,8 +248,11 @@ class KeyLifecycle(KmsBase):
         material, grants, aliases and tags (a concurrent CancelKeyDeletion wins)."""
         now = self._clock.time()
         for key_id in self._keys.due_for_deletion(now):
+            key = self._verified(self._keys.key(key_id))
             if self._keys.destroy_key(key_id, due_by=now):
                 log.info("deleted KMS key %s: its waiting period ended", key_id)
+                if key is not None:
+                    self._service_event(key, "DeleteKey")
         for key_id in self._keys.pending_replica_deletions():
             key = self._verified(self._keys.key(key_id))
             if key is not None and key.pending_window_days and len(self._key_set(key)) == 1:

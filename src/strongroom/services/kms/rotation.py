@@ -142,6 +142,7 @@ class Rotation(KmsBase):
             except RotationConflict:
                 continue  # rotated on demand at this instant; the next run looks again
             log.info("rotated KMS key %s automatically", key_id)
+            self._service_event(key, "RotateKey")
 
     def _rotatable(self, ctx: RequestContext, key_id: str) -> KmsKey:
         key = self._resolve(ctx, key_id, allow_alias=False)

@@ -13,7 +13,7 @@ from strongroom.barrier.barrier import Barrier
 from strongroom.clock import Clock
 from strongroom.iam.public import grants_public_access
 from strongroom.protocol.errors import AwsError
-from strongroom.services.context import RequestContext
+from strongroom.services.context import RequestContext, ServiceEvent, ServiceEvents
 from strongroom.services.kms.service import KMS
 from strongroom.services.secretsmanager import errors as e
 from strongroom.services.secretsmanager import listing, rules, staging
@@ -58,8 +58,10 @@ class SecretsManager:
         barrier: Barrier,
         clock: Clock,
         regions: frozenset[str],
+        events: ServiceEvents,
     ) -> None:
         self._secrets = repository
+        self._events = events
         self._regions = regions  # where replicas may go: the regions this server serves
         self._clock = clock
         self._sealer = Sealer(kms, barrier, clock)
@@ -239,6 +241,16 @@ class SecretsManager:
         for arn in self._secrets.due_for_deletion(now):
             if self._secrets.destroy(arn, due_by=now):
                 log.info("purged secret %s: its recovery window ended", arn)
+                region, account_id, _ = parse_arn(arn) or ("", "", "")
+                self._events(
+                    ServiceEvent(
+                        account_id,
+                        region,
+                        "secretsmanager.amazonaws.com",
+                        "EndSecretVersionDelete",  # CloudTrail's name for the final deletion
+                        ((SECRET_RESOURCE, arn),),
+                    )
+                )
 
     def restore_secret(self, ctx: RequestContext, SecretId: str) -> dict[str, Any]:
         secret = self._find_primary(ctx, SecretId, allow_deleted=True)
