@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import math
 import os
 import shlex
 import shutil
 import ssl
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -272,7 +272,7 @@ def _moment(value: str | None) -> float | None:
 @_data_dir_option
 @click.option("--storage", help="Storage URL (default: the data directory's).")
 @click.option("--start-time", help="Check from this time (ISO 8601 or epoch seconds).")
-@click.option("--end-time", help="Check up to this time (default: now).")
+@click.option("--end-time", help="Check up to this time (default: everything after the start).")
 def audit_verify(
     data_dir: Path | None, storage: str | None, start_time: str | None, end_time: str | None
 ) -> None:
@@ -284,7 +284,7 @@ def audit_verify(
     from strongroom.storage.engine import StorageError, create_storage_engine
 
     settings = _settings(data_dir, storage)
-    start, end = _moment(start_time) or 0.0, _moment(end_time) or time.time()
+    start, end = _moment(start_time) or 0.0, _moment(end_time) or math.inf
     try:
         report = verify(AuditRepository(create_storage_engine(settings.storage_url)), start, end)
     except StorageError as error:

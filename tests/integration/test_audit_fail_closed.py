@@ -17,6 +17,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from strongroom.protocol.dispatcher import AUDIT_FAILURE_MESSAGE
 from tests.conftest import BACKENDS
 from tests.support.audit import (
     close_period,
@@ -32,7 +33,6 @@ from tests.support.operator import cli
 from tests.support.server import Server
 from tests.support.storage import storage
 
-AUDIT_FAILURE = "The call could not be recorded in the audit trail, so it was not carried out."
 # The store's own wait for a record; a call that may change something waits twice (its
 # reservation, then its record).
 WRITER_TIMEOUT = 5.0
@@ -125,7 +125,7 @@ def refused(call: Callable[[], Any], limit: float = WRITER_TIMEOUT) -> dict[str,
     response = failure.value.response
     assert elapsed < limit, f"answered after {elapsed:.1f} s"
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 500, response
-    assert response["Error"]["Message"] == AUDIT_FAILURE
+    assert response["Error"]["Message"] == AUDIT_FAILURE_MESSAGE
     return response
 
 
@@ -234,12 +234,6 @@ def test_unwritable_audit_storage_fails_calls_and_changes_nothing(make_server, b
     assert result.stdout.strip().endswith(": valid")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an unrecordable call answers InternalFailure, not the service's own internal "
-    "error: dispatcher._audit_failure looks for `fault` in Shape.metadata, which botocore "
-    "never fills (json_codec._error_status has the same blind spot)",
-)
 def test_unrecordable_calls_answer_the_services_internal_error(make_server):
     server = make_server("sqlite")
     sm, kms = clients(server)
@@ -250,12 +244,6 @@ def test_unrecordable_calls_answer_the_services_internal_error(make_server):
     assert key["Error"]["Code"] == "KMSInternalException"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="/health stays 'audit unavailable' (503) after the audit store is writable again, "
-    "until an API call happens to succeed: a load balancer that routes by /health never "
-    "sends that call",
-)
 def test_health_recovers_without_traffic(make_server):
     server = make_server("sqlite")
     sm, _ = clients(server)
@@ -268,12 +256,6 @@ def test_health_recovers_without_traffic(make_server):
     assert health(server)[1]["status"] == "ok"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a refused GetSecretValue still sets the secret's LastAccessedDate, and a refused "
-    "Encrypt still becomes the key's GetKeyLastUsage: calls the trail does not show leave "
-    "traces",
-)
 def test_refused_reads_leave_no_usage_behind(make_server):
     server = make_server("sqlite")
     sm, kms = clients(server)
@@ -313,11 +295,6 @@ def test_a_stalled_audit_store_fails_calls_in_bounded_time(make_server, backend)
     assert health(server)[1]["status"] == "ok"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="while the audit store is stalled (not failing), /health says ok and audit "
-    "writable: calls time out after 5-10 s while the server reports itself healthy",
-)
 def test_a_stalled_audit_store_shows_on_health(make_server):
     server = make_server("sqlite")
     sm, _ = clients(server)

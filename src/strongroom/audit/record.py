@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +73,8 @@ class Call:
     error_code: str = ""
     error_message: str = ""
     resources: list[tuple[str, str]] = field(default_factory=list)  # (type, ARN)
+    # Bookkeeping of the call that waits until its record is stored (RequestContext's).
+    when_recorded: list[Callable[[], None]] = field(default_factory=list)
     event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
@@ -233,7 +236,7 @@ def _recorded(shape: Shape | None, value: Any) -> Any:
         for name, member in shape.members.items():
             if name not in value or name in _NEVER_RECORDED or _hidden(member):
                 continue
-            recorded[name[:1].lower() + name[1:]] = _recorded(member, value[name])
+            recorded[_camel(name)] = _recorded(member, value[name])
         return recorded
     if shape.type_name == "list":
         member = shape.member
@@ -251,6 +254,13 @@ def _recorded(shape: Shape | None, value: Any) -> Any:
         )
         return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return value
+
+
+def _camel(name: str) -> str:
+    """CloudTrail's member names: the first letter lower-cased ("SecretId" -> "secretId",
+    "AWSAccountId" -> "aWSAccountId", as KMS's records show), and a name that is one acronym
+    lower-cased whole ("ARN" -> "arn", as Secrets Manager's records show since 2024)."""
+    return name.lower() if name.isupper() else name[:1].lower() + name[1:]
 
 
 def _hidden(shape: Shape) -> bool:

@@ -16,6 +16,7 @@ import json
 import logging
 import secrets
 import string
+import time
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -208,7 +209,7 @@ class AuditTrail:
             files = self._repository.log_files(account_id, region, undigested_only=True)
             since = last.end_time if last else min((f.created for f in files), default=now)
             if files and now - since >= DIGEST_SECONDS:
-                self._digest(account_id, region, last, files, now)
+                self._digest(account_id, region)
 
     def expire(self) -> None:
         """Delete what is older than the retention period, whole digests at a time."""
@@ -219,14 +220,9 @@ class AuditTrail:
     def close_period(self) -> list[Digest]:
         """Cut and digest everything now (before an export, or in a test), without waiting
         for the hour."""
-        now = self._clock.time()
-        cut_log_files(self._repository, now)
-        digests = []
-        for account_id, region in self._repository.trails():
-            files = self._repository.log_files(account_id, region, undigested_only=True)
-            last = self._repository.last_digest(account_id, region)
-            digests.append(self._digest(account_id, region, last, files, now))
-        return digests
+        cut_log_files(self._repository, self._clock.time())
+        trails = self._repository.trails()
+        return [self._digest(account_id, region) for account_id, region in trails]
 
     # Objects in the trail's bucket
 
@@ -260,7 +256,23 @@ class AuditTrail:
 
     # Internals
 
-    def _digest(
+    def _digest(self, account_id: str, region: str) -> Digest:
+        """The next digest of an account and Region, listing its log files not yet digested.
+        Processes that digest at once (a close during the hourly digest) take turns: the one
+        whose previous digest is no longer the last tries again, so the chain never forks."""
+        while True:
+            previous = self._repository.last_digest(account_id, region)
+            files = self._repository.log_files(account_id, region, undigested_only=True)
+            # Digest names carry their end time to the second: each must be later than the
+            # last, and none may lie in the future, so a close within the same second waits.
+            wait = (previous.end_time + 1 - self._clock.time()) if previous else 0.0
+            if wait > 0:
+                time.sleep(wait)
+            digest = self._signed_digest(account_id, region, previous, files, self._clock.time())
+            if self._repository.add_digest(digest, files, previous):
+                return digest
+
+    def _signed_digest(
         self,
         account_id: str,
         region: str,
@@ -269,10 +281,9 @@ class AuditTrail:
         now: float,
     ) -> Digest:
         private_key, fingerprint = self._signing_key(now)
-        # Digest names carry their end time to the second: each must be later than the last.
-        end = max(float(int(now)), previous.end_time + 1 if previous else 0.0)
+        end = float(int(now))
         oldest = min((f.oldest_event_time for f in files), default=end)
-        start = previous.end_time if previous else oldest
+        start = previous.end_time if previous else float(int(min(oldest, end)))
         moment = datetime.datetime.fromtimestamp(end, datetime.UTC)
         bucket = bucket_name(account_id)
         key = (
@@ -327,7 +338,6 @@ class AuditTrail:
             body=body_bytes,
             signature=signature.hex(),
         )
-        self._repository.add_digest(digest, [f.object_key for f in files])
         return digest
 
     def _signing_key(self, now: float) -> tuple[rsa.RSAPrivateKey, str]:

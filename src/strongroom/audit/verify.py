@@ -51,7 +51,10 @@ def verify(repository: AuditRepository, start: float, end: float) -> Report:
                 report.problems += problems
             previous = digest
         last_end = previous.end_time if previous else None
-        for log_file in repository.log_files(account_id, region, undigested_only=True):
+        stored_digests = {digest.object_key for digest in digests}
+        for log_file in repository.log_files(account_id, region):
+            if log_file.digest_key in stored_digests:
+                continue  # checked against its digest above
             if log_file.newest_event_time < start or log_file.oldest_event_time > end:
                 continue
             report.log_files += 1
@@ -132,14 +135,16 @@ def _chain_problems(
 def _undigested_problems(
     repository: AuditRepository, log_file: LogFile, last_digest_end: float | None
 ) -> list[str]:
+    """A log file no stored digest lists: not yet digested, or its digest was deleted. Its
+    records are checked against the hash taken when it was cut."""
+    name = f"log file {log_file.object_key}"
     problems = []
-    if last_digest_end is not None and log_file.created < last_digest_end:
-        problems.append(
-            f"log file {log_file.object_key}: older than the last digest, which does not list it"
-        )
+    if log_file.digest_key is not None:
+        problems.append(f"{name}: its digest {log_file.digest_key} is missing (deleted)")
+    elif last_digest_end is not None and log_file.created < last_digest_end:
+        problems.append(f"{name}: older than the last digest, which does not list it")
     if hashlib.sha256(log_file_bytes(repository, log_file)).hexdigest() != log_file.sha256:
         problems.append(
-            f"log file {log_file.object_key}: not yet digested, and its records changed since "
-            "it was cut"
+            f"{name}: its records changed since it was cut (edited, deleted, inserted or reordered)"
         )
     return problems

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from typing import Any
 
 from strongroom.audit.record import AuditEvent
@@ -24,6 +27,8 @@ from strongroom.storage.engine import StorageUnavailable
 
 log = logging.getLogger("strongroom.audit")
 DEFAULT_TIMEOUT_SECONDS = 5.0
+# A transaction this long is a stall: /health says so while callers still wait for it.
+STALL_SECONDS = 2.0
 _MAX_BATCH = 2000
 
 
@@ -37,6 +42,17 @@ class AuditStorageOutage(AuditUnavailable):
 
 # Who waits for an item: a thread (a concurrent Future) or a task on an event loop.
 Waiter = Future[None] | asyncio.Future[None]
+Item = Reservation | AuditEvent
+
+
+@dataclass
+class _Pending:
+    item: Item
+    waiter: Waiter
+    deadline: float  # time.monotonic() after which the caller has given up
+    # The record of the call as its caller answered it after giving up (an internal error):
+    # stored instead, if the item was still waiting its turn then.
+    refused: Callable[[], AuditEvent] | None = None
 
 
 class AuditWriter:
@@ -45,11 +61,13 @@ class AuditWriter:
     ) -> None:
         self._repository = repository
         self._timeout = timeout
-        self._pending: list[tuple[Reservation | AuditEvent, Waiter]] = []
+        self._pending: list[_Pending] = []
         self._ready = threading.Condition()
         self._thread_pid = 0  # threads do not survive a fork: each worker starts its own
         self._failure: str | None = None
         self._failing_since: float | None = None
+        self._storing_since: float | None = None  # a transaction is in progress
+        self._probe_wanted = False
 
     # Callers
 
@@ -59,38 +77,55 @@ class AuditWriter:
     def write(self, event: AuditEvent) -> None:
         self._wait(event)
 
-    async def write_async(self, event: AuditEvent) -> None:
+    async def write_async(
+        self, event: AuditEvent, refused: Callable[[], AuditEvent] | None = None
+    ) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._submit(event, future)
+        self._submit(_Pending(event, future, time.monotonic() + self._timeout, refused))
         try:
             async with asyncio.timeout(self._timeout):  # no extra task, unlike wait_for
                 await future
         except TimeoutError:
             raise AuditUnavailable("the audit store did not answer in time") from None
 
-    def _wait(self, item: Reservation | AuditEvent) -> None:
+    def _wait(self, item: Item) -> None:
         future: Future[None] = Future()
-        self._submit(item, future)
+        self._submit(_Pending(item, future, time.monotonic() + self._timeout))
         try:
             future.result(self._timeout)
         except FutureTimeout:
             raise AuditUnavailable("the audit store did not answer in time") from None
 
-    def _submit(self, item: Reservation | AuditEvent, waiter: Waiter) -> None:
+    def _submit(self, pending: _Pending) -> None:
         with self._ready:
-            if self._thread_pid != os.getpid():
-                self._thread_pid = os.getpid()
-                threading.Thread(target=self._run, name="strongroom-audit", daemon=True).start()
-            self._pending.append((item, waiter))
+            self._start_thread()
+            self._pending.append(pending)
             self._ready.notify()
 
+    def _start_thread(self) -> None:
+        if self._thread_pid != os.getpid():
+            self._thread_pid = os.getpid()
+            threading.Thread(target=self._run, name="strongroom-audit", daemon=True).start()
+
     def health(self) -> dict[str, Any]:
+        """Whether records can be stored now. A store that failed is tried again (by the
+        writer thread, never here): /health recovers without waiting for a request."""
+        now = time.monotonic()
         with self._ready:
             waiting = len(self._pending)
+            storing_since = self._storing_since
+            if self._failure is not None and not self._probe_wanted:
+                self._probe_wanted = True
+                self._start_thread()
+                self._ready.notify()
         report: dict[str, Any] = {"writable": self._failure is None, "waiting": waiting}
-        if self._failure is not None:
+        if storing_since is not None and now - storing_since > STALL_SECONDS:
+            report["writable"] = False
+            report["error"] = f"the audit store has not answered for {now - storing_since:.0f} s"
+            report["failing_for_seconds"] = round(now - storing_since, 1)
+        elif self._failure is not None:
             report["error"] = self._failure
-            report["failing_for_seconds"] = round(time.monotonic() - (self._failing_since or 0), 1)
+            report["failing_for_seconds"] = round(now - (self._failing_since or now), 1)
         return report
 
     # The writer thread
@@ -98,18 +133,26 @@ class AuditWriter:
     def _run(self) -> None:
         while True:
             with self._ready:
-                while not self._pending:
+                while not self._pending and not self._probe_wanted:
                     self._ready.wait()
                 batch, self._pending = self._pending[:_MAX_BATCH], self._pending[_MAX_BATCH:]
-            self._release([waiter for _, waiter in batch], self._store(batch))
+                probe, self._probe_wanted = self._probe_wanted and not batch, False
+            if probe:
+                self._store(self._repository.probe)
+                continue
+            now = time.monotonic()
+            items = [
+                p.refused() if p.refused is not None and now > p.deadline else p.item for p in batch
+            ]
+            reservations = [item for item in items if isinstance(item, Reservation)]
+            events = [item for item in items if isinstance(item, AuditEvent)]
+            failure = self._store(functools.partial(self._repository.append, reservations, events))
+            self._release([p.waiter for p in batch], failure)
 
-    def _store(
-        self, batch: list[tuple[Reservation | AuditEvent, Waiter]]
-    ) -> AuditUnavailable | None:
-        reservations = [item for item, _ in batch if isinstance(item, Reservation)]
-        events = [item for item, _ in batch if isinstance(item, AuditEvent)]
+    def _store(self, write: Callable[[], None]) -> AuditUnavailable | None:
+        self._storing_since = time.monotonic()
         try:
-            self._repository.append(reservations, events)
+            write()
         except Exception as error:  # any failure of the store fails the calls, never hangs them
             # The driver's first line only: a full statement would echo the records.
             reason = f"{type(error).__name__}: {str(error).strip().splitlines()[0][:200]}"
@@ -119,6 +162,8 @@ class AuditWriter:
             self._failure = reason
             kind = AuditStorageOutage if isinstance(error, StorageUnavailable) else AuditUnavailable
             return kind(reason)
+        finally:
+            self._storing_since = None
         if self._failure is not None:
             log.warning("audit records are stored again")
         self._failure = None

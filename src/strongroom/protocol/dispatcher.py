@@ -36,7 +36,7 @@ from strongroom.protocol.errors import (
     UnknownOperationException,
     ValidationException,
 )
-from strongroom.protocol.registry import Registry, ServiceEndpoint
+from strongroom.protocol.registry import Registry, ServiceEndpoint, fault_errors
 from strongroom.protocol.wire import WireRequest, WireResponse
 from strongroom.services.context import RequestContext
 from strongroom.storage.audit import Reservation
@@ -50,7 +50,7 @@ _CODECS: dict[str, Any] = {"json": json_codec, "rest-xml": rest_xml}
 
 SEALED_MESSAGE = "Strongroom is sealed: no request can be served until it is unsealed."
 AUDIT_FAILURE_MESSAGE = (
-    "The call could not be recorded in the audit trail, so it was not carried out."
+    "The call could not be recorded in the audit trail in time, so its result is withheld."
 )
 _UNKNOWN_SOURCE = "strongroom.amazonaws.com"
 _UNKNOWN_OPERATION = "UnknownOperation"
@@ -65,6 +65,7 @@ class Answer:
     response: WireResponse
     event: AuditEvent
     model: ServiceModel | None
+    call: record.Call
 
 
 class Dispatcher:
@@ -123,13 +124,13 @@ class Dispatcher:
             # A bug: log where it happened (never parameters or values) and answer as AWS does.
             log.exception("request %s: unexpected failure in %s", request_id, operation_name)
             response = self._error(model, InternalFailure("An internal error occurred."), call)
-        return Answer(response, record.build(call), model)
+        return Answer(response, record.build(call), model, call)
 
     async def recorded(self, answer: Answer) -> WireResponse:
         """The answer's response once its record is stored; if the record cannot be stored,
         an internal error instead: nothing is answered that the audit trail does not show."""
         try:
-            await self._audit.write_async(answer.event)
+            await self._audit.write_async(answer.event, functools.partial(_refused, answer))
         except AuditUnavailable as failure:
             error = (
                 _storage_outage()
@@ -139,6 +140,8 @@ class Dispatcher:
             return _codec(answer.model).encode_error(
                 answer.model, error, answer.response.request_id
             )
+        for bookkeeping in answer.call.when_recorded:
+            bookkeeping()
         return answer.response
 
     def _route(self, request: WireRequest) -> tuple[ServiceEndpoint | None, str]:
@@ -228,6 +231,7 @@ class Dispatcher:
             user_agent=request.user_agent,
             operation=operation.name,
             resources=call.resources,
+            when_recorded_callbacks=call.when_recorded,
         )
         if not record.is_read_only(operation.name):
             # A call that may change something runs only once its record has a place in the
@@ -249,6 +253,15 @@ class Dispatcher:
         return response
 
 
+def _refused(answer: Answer) -> AuditEvent:
+    """The record of a call answered with the audit failure: stored instead of its own when
+    the caller stopped waiting before that was stored."""
+    call = answer.call
+    error = _audit_failure(answer.model)
+    call.error_code, call.error_message, call.result = error.code, error.message, None
+    return record.build(call)
+
+
 def _storage_outage() -> AwsError:
     return ServiceUnavailableException("Storage is unavailable; try again later.")
 
@@ -256,8 +269,8 @@ def _storage_outage() -> AwsError:
 def _audit_failure(model: ServiceModel | None) -> AwsError:
     """The service's own internal error (Secrets Manager's InternalServiceError, KMS's
     KMSInternalException), for a call whose audit record cannot be stored."""
-    names = model.error_shapes if model is not None else []
-    code = next((s.name for s in names if s.metadata.get("fault") and "Internal" in s.name), None)
+    faults = sorted(fault_errors(model.service_name)) if model is not None else []
+    code = next((name for name in faults if "Internal" in name), None)
     return NamedError(code or "InternalFailure", AUDIT_FAILURE_MESSAGE, status=500)
 
 

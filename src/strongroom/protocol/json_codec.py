@@ -16,6 +16,7 @@ from strongroom.protocol.errors import (
     SerializationException,
     ValidationException,
 )
+from strongroom.protocol.registry import error_status
 from strongroom.protocol.wire import WireRequest, WireResponse
 
 _AUTH_ERRORS = {
@@ -80,16 +81,6 @@ def encode_result(
     )
 
 
-def _error_status(model: ServiceModel | None, error: AwsError) -> int:
-    if error.status is not None:
-        return error.status
-    if model is not None and error.code in model.shape_names:
-        metadata = model.shape_for(error.code).metadata
-        default = 500 if metadata.get("fault") else 400
-        return int(metadata.get("error", {}).get("httpStatusCode", default))
-    return 400
-
-
 def _message_member(model: ServiceModel | None, code: str) -> str:
     if model is not None and code in model.shape_names:
         members = model.shape_for(code).members
@@ -101,7 +92,7 @@ def _message_member(model: ServiceModel | None, code: str) -> str:
 def encode_error(model: ServiceModel | None, error: AwsError, request_id: str) -> WireResponse:
     body = {"__type": error.code, _message_member(model, error.code): error.message}
     return WireResponse(
-        _error_status(model, error),
+        error_status(model, error),
         [
             ("content-type", _content_type(model) if model else "application/x-amz-json-1.1"),
             ("x-amzn-requestid", request_id),

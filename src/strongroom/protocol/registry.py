@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import botocore.loaders
@@ -14,6 +15,25 @@ _loader = botocore.loaders.Loader()
 
 def load_model(service_name: str) -> ServiceModel:
     return ServiceModel(_loader.load_service_model(service_name, "service-2"), service_name)
+
+
+@functools.cache
+def fault_errors(service_name: str) -> frozenset[str]:
+    """The error shapes the model marks as the service's fault (HTTP 500 unless it says
+    otherwise). botocore's Shape does not expose the trait, so it is read from the model."""
+    shapes = _loader.load_service_model(service_name, "service-2")["shapes"]
+    return frozenset(name for name, shape in shapes.items() if shape.get("fault"))
+
+
+def error_status(model: ServiceModel | None, error: AwsError) -> int:
+    """The HTTP status of an error: the class's own, else the model's (fault: 500, else 400)."""
+    if error.status is not None:
+        return error.status
+    if model is not None and error.code in model.shape_names:
+        default = 500 if error.code in fault_errors(model.service_name) else 400
+        metadata = model.shape_for(error.code).metadata
+        return int(metadata.get("error", {}).get("httpStatusCode", default))
+    return 400
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from botocore.model import ListShape, OperationModel, ServiceModel, Shape, Struc
 from strongroom.auth.sigv4 import AuthFailure, FailureKind, HttpRequest
 from strongroom.protocol import shapes
 from strongroom.protocol.errors import AwsError, NamedError, ValidationException
+from strongroom.protocol.registry import error_status
 from strongroom.protocol.wire import WireResponse
 
 _XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -310,16 +311,6 @@ def _moment(value: datetime | float) -> datetime:
 # Errors
 
 
-def _error_status(model: ServiceModel | None, error: AwsError) -> int:
-    if error.status is not None:
-        return error.status
-    if model is not None and error.code in model.shape_names:
-        metadata = model.shape_for(error.code).metadata
-        default = 500 if metadata.get("fault") else 400
-        return int(metadata.get("error", {}).get("httpStatusCode", default))
-    return 400
-
-
 def encode_error(model: ServiceModel | None, error: AwsError, request_id: str) -> WireResponse:
     code = _ERROR_CODES.get(error.code, error.code)
     root = ET.Element("Error")
@@ -327,7 +318,7 @@ def encode_error(model: ServiceModel | None, error: AwsError, request_id: str) -
     ET.SubElement(root, "Message").text = error.message
     ET.SubElement(root, "RequestId").text = request_id
     return WireResponse(
-        _error_status(model, error),
+        error_status(model, error),
         [("x-amz-request-id", request_id), ("content-type", _CONTENT_TYPE)],
         _xml(root),
         error_code=code,

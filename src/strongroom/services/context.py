@@ -18,10 +18,19 @@ class RequestContext:
     operation: str = ""  # the API operation being served, e.g. "Encrypt"
     # What the call acted on, as (CloudFormation type, ARN), for its audit record.
     resources: list[tuple[str, str]] = field(default_factory=list)
+    # Bookkeeping that waits until the call's audit record is stored (a call refused for want
+    # of a record leaves no trace); None for work a service does by itself: done at once.
+    when_recorded_callbacks: list[Callable[[], None]] | None = None
 
     def note_resource(self, kind: str, arn: str) -> None:
         if (kind, arn) not in self.resources:
             self.resources.append((kind, arn))
+
+    def when_recorded(self, bookkeeping: Callable[[], None]) -> None:
+        if self.when_recorded_callbacks is None:
+            bookkeeping()
+        else:
+            self.when_recorded_callbacks.append(bookkeeping)
 
     @property
     def account_id(self) -> str:

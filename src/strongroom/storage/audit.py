@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 
@@ -27,6 +28,10 @@ from strongroom.storage.schema import (
 _AUDIT_LOCK_ID = 0x4155444954  # "AUDIT"
 _CUT_THROUGH = "audit.cut_through"
 _WRITER_KEY = "audit"
+
+
+class _Overtaken(Exception):
+    """Another process digested first."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,33 @@ class AuditRepository:
                     )
                 )
 
+    def probe(self) -> None:
+        """Raise if a record cannot be stored now: one is inserted and rolled back."""
+        probe = AuditEvent(
+            event_id=str(uuid.uuid4()),
+            request_id="probe",
+            account_id="000000000000",
+            region="probe",
+            event_time=0.0,
+            event_source="probe",
+            event_name="Probe",
+            read_only=True,
+            username=None,
+            access_key_id=None,
+            resource_type=None,
+            resource_name=None,
+            error_code=None,
+            text="{}",
+        )
+        with self._writers.turn(_WRITER_KEY), self._engine.connect() as connection:
+            transaction = connection.begin()
+            try:
+                connection.exec_driver_sql(
+                    _insert_record_sql(connection.dialect.paramstyle), [_record_values(probe)]
+                )
+            finally:
+                transaction.rollback()
+
     def reservations_before(self, moment: float) -> list[Reservation]:
         with self._engine.connect() as connection:
             rows = connection.execute(
@@ -181,6 +213,14 @@ class AuditRepository:
                 StoredRecord(row.id, row.account_id, row.region, row.event_time, row.record)
                 for row in rows
             ]
+
+    def has_record(self, account_id: str, record_id: int) -> bool:
+        r = audit_records
+        with self._engine.connect() as connection:
+            found = connection.scalar(
+                sa.select(r.c.id).where(r.c.id == record_id, r.c.account_id == account_id)
+            )
+            return found is not None
 
     def regions(self, account_id: str) -> list[tuple[str, float, float]]:
         """(Region, first and last event time) of every Region the account has records in."""
@@ -271,7 +311,7 @@ class AuditRepository:
     def add_log_files(self, files: Sequence[LogFile], after_id: int, through_id: int) -> bool:
         """Store the log files cut from (after_id, through_id]; False, storing nothing, if
         another process cut that range meanwhile."""
-        with self._engine.begin() as connection:
+        with self._ordered_write() as connection:
             current = int(connection.scalar(_state_value(_CUT_THROUGH)) or b"0")
             if current != after_id:
                 return False
@@ -329,15 +369,34 @@ class AuditRepository:
 
     # Digests
 
-    def add_digest(self, digest: Digest, file_keys: Sequence[str]) -> None:
-        with self._engine.begin() as connection:
-            connection.execute(sa.insert(audit_digests).values(**asdict(digest)))
-            if file_keys:
-                connection.execute(
-                    sa.update(audit_log_files)
-                    .where(audit_log_files.c.object_key.in_(list(file_keys)))
-                    .values(digest_key=digest.object_key)
+    def add_digest(self, digest: Digest, files: Sequence[LogFile], previous: Digest | None) -> bool:
+        """Store a digest and mark the files it lists; False, storing nothing, if `previous`
+        is no longer the last digest of its account and Region or a file was digested
+        meanwhile (another process digested first)."""
+        d, f = audit_digests, audit_log_files
+        try:
+            with self._ordered_write() as connection:
+                last = connection.scalar(
+                    sa.select(d.c.object_key)
+                    .where(d.c.account_id == digest.account_id, d.c.region == digest.region)
+                    .order_by(d.c.end_time.desc())
+                    .limit(1)
                 )
+                if last != (previous.object_key if previous else None):
+                    raise _Overtaken
+                keys = [file.object_key for file in files]
+                if keys:
+                    marked = connection.execute(
+                        sa.update(f)
+                        .where(f.c.object_key.in_(keys), f.c.digest_key.is_(None))
+                        .values(digest_key=digest.object_key)
+                    ).rowcount
+                    if marked != len(keys):
+                        raise _Overtaken  # rolls the marks back
+                connection.execute(sa.insert(d).values(**asdict(digest)))
+        except _Overtaken:
+            return False
+        return True
 
     def digests(self, account_id: str, region: str) -> list[Digest]:
         d = audit_digests

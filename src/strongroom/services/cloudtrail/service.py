@@ -167,6 +167,9 @@ class CloudTrail:
         if EventCategory == "insight":
             return {"Events": []}  # Strongroom produces no Insights events
         column, value = _lookup_filter(LookupAttributes or [])
+        after_id = _after_id(NextToken)
+        if after_id is not None and not self._records.has_record(ctx.account_id, after_id):
+            raise e.InvalidNextTokenException("Invalid NextToken.")
         records = self._records.records(
             RecordQuery(
                 account_id=ctx.account_id,
@@ -175,7 +178,7 @@ class CloudTrail:
                 end=end,
                 column=column,
                 value=value,
-                after_id=_after_id(NextToken),
+                after_id=after_id,
                 newest_first=True,
                 limit=(MaxResults or MAX_LOOKUP_RESULTS) + 1,
             )

@@ -234,7 +234,10 @@ class KmsBase:
 
     def _note_use(self, ctx: RequestContext, key: KmsKey, operation: str) -> None:
         """Remember a successful cryptographic operation for GetKeyLastUsage."""
-        self._keys.note_usage(key.storage_id, operation, self._clock.time(), ctx.request_id)
+        used_at = self._clock.time()
+        ctx.when_recorded(
+            lambda: self._keys.note_usage(key.storage_id, operation, used_at, ctx.request_id)
+        )
 
     # Key material
 

@@ -22,7 +22,7 @@ from strongroom.services.kms.keyspecs import (
     SIGN_VERIFY,
     SYMMETRIC_DEFAULT,
 )
-from strongroom.services.kms.model import KmsKey, storage_id
+from strongroom.services.kms.model import KEY_RESOURCE, KmsKey, storage_id
 
 _DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}
 # AWS's asymmetric encryption algorithms take no encryption context.
@@ -215,6 +215,7 @@ class Cryptography(KmsBase):
                 "The ciphertext refers to a customer master key that does not exist, does not "
                 "exist in this region, or you are not allowed to access."
             )
+        ctx.note_resource(KEY_RESOURCE, key.arn)
         self._require_usable(ctx, key, ENCRYPT_DECRYPT, algorithm)
         return key, self._material(key, header.material_version, material_blob)
 

@@ -378,7 +378,7 @@ class SecretsManager:
                 f"{VersionStage or AWSCURRENT}"
             )
         is_binary, value = self._sealer.open(ctx, secret, version)
-        self._note_access(secret)
+        self._note_access(ctx, secret)
         result = {
             "ARN": secret.arn,
             "Name": secret.name,
@@ -705,8 +705,8 @@ class SecretsManager:
             entry["ReplicationStatus"] = self._replication.statuses(secret, replicas)
         return entry
 
-    def _note_access(self, secret: Secret) -> None:
+    def _note_access(self, ctx: RequestContext, secret: Secret) -> None:
         # AWS reports LastAccessedDate by day: one write per secret per day, not per read.
         day = math.floor(self._clock.time() / _DAY) * _DAY
         if secret.last_accessed_date != day:
-            self._secrets.note_access(secret.arn, day)
+            ctx.when_recorded(lambda: self._secrets.note_access(secret.arn, day))
