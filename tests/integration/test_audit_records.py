@@ -344,11 +344,6 @@ def test_successful_calls_leave_cloudtrail_records(dev_server):
     assert by_name["DisableKey"]["resources"][0]["ARN"] == key["Arn"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LookupEvents by ResourceName matches only a record's first resource: a "
-    "BatchGetSecretValue that read secret B after secret A is not found by B's ARN",
-)
 def test_lookup_by_resource_name_finds_every_secret_a_batch_read(dev_server):
     sm, cloudtrail = client(dev_server, "secretsmanager"), client(dev_server, "cloudtrail")
     first, second = unique("batch-a"), unique("batch-b")

@@ -96,6 +96,7 @@ class AuditEvent:
     resource_name: str | None
     error_code: str | None
     text: str  # the record's JSON, exactly as it is stored, delivered and hashed
+    more_resources: tuple[str, ...] = ()  # the ARNs of the resources after the first
 
 
 def event_source(model: ServiceModel) -> str:
@@ -169,6 +170,7 @@ def event_of(record: dict[str, Any], event_time: float) -> AuditEvent:
         resource_name=resources[0].get("ARN"),
         error_code=record.get("errorCode"),
         text=json.dumps(record, separators=(",", ":"), ensure_ascii=False),
+        more_resources=tuple(resource["ARN"] for resource in resources[1:]),
     )
 
 

@@ -17,6 +17,7 @@ from strongroom.storage.engine import WriterQueue
 from strongroom.storage.schema import (
     audit_digests,
     audit_log_files,
+    audit_record_resources,
     audit_records,
     audit_reservations,
     audit_signing_keys,
@@ -118,6 +119,18 @@ class AuditRepository:
         with self._ordered_write() as connection:
             if reservations:
                 connection.execute(sa.insert(audit_reservations), [asdict(r) for r in reservations])
+            more_resources = [
+                {
+                    "event_id": e.event_id,
+                    "account_id": e.account_id,
+                    "resource_name": name,
+                    "event_time": e.event_time,
+                }
+                for e in events
+                for name in e.more_resources
+            ]
+            if more_resources:
+                connection.execute(sa.insert(audit_record_resources), more_resources)
             if events:
                 # The driver's own executemany: every call's record passes here, and SQLAlchemy's
                 # per-row parameter handling would cost a third of the writer's time.
@@ -176,7 +189,23 @@ class AuditRepository:
             r.c.event_time >= query.start,
             r.c.event_time <= query.end,
         ]
-        if query.column is not None:
+        if query.column == "resource_name":
+            # The first resource is a column of the record, any further one a row of its own.
+            more = audit_record_resources
+            conditions.append(
+                sa.or_(
+                    r.c.resource_name == query.value,
+                    r.c.event_id.in_(
+                        sa.select(more.c.event_id).where(
+                            more.c.account_id == query.account_id,
+                            more.c.resource_name == query.value,
+                            more.c.event_time >= query.start,
+                            more.c.event_time <= query.end,
+                        )
+                    ),
+                )
+            )
+        elif query.column is not None:
             conditions.append(r.c[query.column] == query.value)
         if query.regions is not None:
             conditions.append(r.c.region.in_(query.regions))
@@ -471,14 +500,19 @@ class AuditRepository:
             ).all()
             keys = [row.object_key for row in expired]
             for log_file in connection.execute(sa.select(f).where(f.c.digest_key.in_(keys))):
+                in_file = (
+                    r.c.account_id == log_file.account_id,
+                    r.c.region == log_file.region,
+                    r.c.id > log_file.after_id,
+                    r.c.id <= log_file.through_id,
+                )
+                more = audit_record_resources
                 connection.execute(
-                    sa.delete(r).where(
-                        r.c.account_id == log_file.account_id,
-                        r.c.region == log_file.region,
-                        r.c.id > log_file.after_id,
-                        r.c.id <= log_file.through_id,
+                    sa.delete(more).where(
+                        more.c.event_id.in_(sa.select(r.c.event_id).where(*in_file))
                     )
                 )
+                connection.execute(sa.delete(r).where(*in_file))
             connection.execute(sa.delete(f).where(f.c.digest_key.in_(keys)))
             connection.execute(sa.delete(d).where(d.c.object_key.in_(keys)))
             last_per_trail = {(row.account_id, row.region): row.object_key for row in expired}

@@ -229,6 +229,18 @@ audit_records = sa.Table(
     sa.Index("ix_audit_records_user", "account_id", "username", "event_time"),
 )
 
+# The resources of a record beyond its first (which audit_records holds): a call on several
+# (BatchGetSecretValue, ReEncrypt) is found by any of them.
+audit_record_resources = sa.Table(
+    "audit_record_resources",
+    metadata,
+    sa.Column("event_id", sa.String(36), nullable=False),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("resource_name", sa.String(2048), nullable=False),
+    sa.Column("event_time", sa.Float, nullable=False),
+    sa.Index("ix_audit_record_resources", "account_id", "resource_name", "event_time"),
+)
+
 # A mutating call reserves its record before it runs (a call whose record cannot be stored
 # must change nothing); the record replaces the reservation. A reservation left by a crash
 # becomes a record of a call whose outcome is unknown.

@@ -1,5 +1,5 @@
-"""The audit trail: records, reservations of calls in flight, log files, digests and the keys
-that sign them.
+"""The audit trail: records (and the resources of each beyond its first), reservations of
+calls in flight, log files, digests and the keys that sign them.
 
 Revision ID: 0007
 Revises: 0006
@@ -44,6 +44,18 @@ def upgrade() -> None:
     )
     op.create_index(
         "ix_audit_records_user", "audit_records", ["account_id", "username", "event_time"]
+    )
+    op.create_table(
+        "audit_record_resources",
+        sa.Column("event_id", sa.String(36), nullable=False),
+        sa.Column("account_id", sa.String(12), nullable=False),
+        sa.Column("resource_name", sa.String(2048), nullable=False),
+        sa.Column("event_time", sa.Float, nullable=False),
+    )
+    op.create_index(
+        "ix_audit_record_resources",
+        "audit_record_resources",
+        ["account_id", "resource_name", "event_time"],
     )
     op.create_table(
         "audit_reservations",
@@ -96,6 +108,7 @@ def downgrade() -> None:
         "audit_digests",
         "audit_log_files",
         "audit_reservations",
+        "audit_record_resources",
         "audit_records",
     ):
         op.drop_table(table)
