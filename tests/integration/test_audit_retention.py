@@ -5,9 +5,10 @@ log files, records) and the chain still verifies from the first digest kept. The
 from __future__ import annotations
 
 from tests.integration.test_s3_audit_bucket import close_period
-from tests.support.audit import query, request_id, storage_view, wait_for
+from tests.support.audit import query, request_id, wait_for
 from tests.support.operator import post
 from tests.support.server import Server, strongroom
+from tests.support.storage import storage_view
 
 DAY = 86400
 

@@ -9,7 +9,6 @@ so each makes its own keys and principals.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import json
 import re
@@ -17,7 +16,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +23,7 @@ import sqlalchemy as sa
 
 from tests.support.kms import all_pages, aws_error, unchanged
 from tests.support.server import Server, strongroom
-from tests.support.storage import overwrite, storage
+from tests.support.storage import overwrite, storage, storage_view
 
 DAY = 86400
 GRANT_ID = re.compile(r"[0-9a-f]{64}")
@@ -442,16 +440,6 @@ def test_list_retirable_grants_by_retiring_principal(kms, key, other_key):
 
 
 # Grants in storage
-
-
-def storage_view(server: Server) -> Server:
-    """The server as the storage helpers need it: a --dev server keeps its SQLite file in a
-    directory it made itself, which its log names."""
-    if "--storage" in server.args or server.data_dir is not None:
-        return server
-    match = re.search(r"storage sqlite:///(/\S+)/strongroom\.db;", server.log_text())
-    assert match, "the dev server's log names no SQLite file"
-    return dataclasses.replace(server, data_dir=Path(match[1]))
 
 
 def grant_rows(server: Server, key_id: str) -> int:

@@ -6,7 +6,6 @@ the clear."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import re
@@ -15,7 +14,6 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +22,7 @@ import sqlalchemy as sa
 from tests.support.filter_patterns import CASES, GENERIC_MESSAGE, INVALID_CASES
 from tests.support.kms import aws_error
 from tests.support.server import REGION, Server, strongroom
-from tests.support.storage import overwrite, storage, storage_dump
+from tests.support.storage import overwrite, storage, storage_dump, storage_view
 
 ACCOUNT = "123456789012"
 DAY_MS = 86_400_000
@@ -554,16 +552,6 @@ def test_retention_policy_values(logs, group):
         logs.put_retention_policy(logGroupName=unique(), retentionInDays=1)
     with aws_error(NOT_FOUND, message=NO_GROUP):
         logs.delete_retention_policy(logGroupName=unique())
-
-
-def storage_view(server: Server) -> Server:
-    """The server as the storage helpers need it: a --dev server keeps its SQLite file in a
-    directory it made itself, which its log names."""
-    if "--storage" in server.args or server.data_dir is not None:
-        return server
-    match = re.search(r"storage sqlite:///(/\S+)/strongroom\.db;", server.log_text())
-    assert match, "the dev server's log names no SQLite file"
-    return dataclasses.replace(server, data_dir=Path(match[1]))
 
 
 def stored_events(server: Server, group: str) -> list[tuple[int, bytes]]:

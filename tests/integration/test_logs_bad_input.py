@@ -183,26 +183,14 @@ def top_level_value(name: str, shape: Shape, operation: str, world: World) -> An
     return values[name]() if name in values else bad_requests.valid_value(shape, STRUCTURE_VALUES)
 
 
-def _fit_companions(request: dict[str, Any], operation: Any, member: str, world: World) -> None:
-    """Bring what the defective member needs, and drop what it cannot go with."""
-    needed = NEEDS.get((operation.name, member))
-    if needed is not None and needed not in request:
-        shape = operation.input_shape.members[needed]
-        request[needed] = top_level_value(needed, shape, operation.name, world)
-    for chosen in (member, needed):
-        for group in EXCLUSIVE:
-            if chosen in group:
-                for other in group - {chosen}:
-                    request.pop(other, None)
-
-
 SERVICE = bad_requests.Service(
     top_level_value,
     minimal_request={"limit": 1},
     id_member="logGroupName",
     structures=STRUCTURE_VALUES,
     base_extras=BASE_EXTRAS,
-    companions=_fit_companions,
+    exclusive=[frozenset(group) for group in EXCLUSIVE],
+    needs=NEEDS,
 )
 
 

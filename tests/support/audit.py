@@ -14,7 +14,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,17 +22,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from tests.support.server import REGION, Server, strongroom
-from tests.support.storage import storage
-
-
-def storage_view(server: Server) -> Server:
-    """The server as the storage helpers need it: a --dev server keeps its SQLite file in a
-    directory it made itself, which its log names."""
-    if "--storage" in server.args or server.data_dir is not None:
-        return server
-    match = re.search(r"storage sqlite:///(/\S+)/strongroom\.db;", server.log_text())
-    assert match, "the dev server's log names no SQLite file"
-    return dataclasses.replace(server, data_dir=Path(match[1]))
+from tests.support.storage import storage, storage_view
 
 
 def query(server: Server, sql: str, **params: object) -> list[sa.Row[Any]]:

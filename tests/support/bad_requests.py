@@ -38,6 +38,7 @@ WRONG_TYPES: dict[str, list[Any]] = {
     "blob": [1, True, [], {}, 1.5],
     "integer": ["1", 1.5, True, [], {}, 2**31, -(2**31) - 1, 10**30],
     "long": ["1", 1.5, True, [], {}, 2**63],
+    "double": ["1", True, [], {}],
     "boolean": ["true", "false", 0, 1, [], {}],
     "list": ["a", 1, True, {}],
     "map": ["a", 1, True, []],
@@ -75,8 +76,10 @@ class Service(Generic[World]):
     base_extras: Mapping[str, Sequence[str]] = field(default_factory=dict)
     # Members the model leaves optional but the operation cannot do without.
     also_required: Mapping[str, Sequence[str]] = field(default_factory=dict)
-    # Fit the request to its defective top-level member (request, operation, member, world).
-    companions: Callable[[dict[str, Any], OperationModel, str, World], None] | None = None
+    # Members that cannot go together (the one made defective stays, the others go)...
+    exclusive: Sequence[frozenset[str]] = ()
+    # ...and members another needs, by (operation, member): that one comes along.
+    needs: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,8 @@ def valid_value(shape: Shape, structures: Structures | None = None) -> Any:
         return base64.b64encode(b"x" * max(low or 1, 1)).decode()
     if kind in ("integer", "long"):
         return max(low or 1, 1)
+    if kind in ("double", "float"):
+        return float(max(low or 1, 1))
     if kind == "boolean":
         return False
     if kind == "timestamp":
@@ -316,6 +321,25 @@ def _ensure_path(
             container = container[step]
 
 
+def _fit_companions(
+    request: dict[str, Any],
+    operation: OperationModel,
+    member: str,
+    world: World,
+    service: Service[World],
+) -> None:
+    """Bring what the defective member needs, and drop what it cannot go with."""
+    needed = service.needs.get((operation.name, member))
+    if needed is not None and needed not in request:
+        shape = operation.input_shape.members[needed]
+        request[needed] = service.top_level_value(needed, shape, operation.name, world)
+    for chosen in (member, needed):
+        for group in service.exclusive:
+            if chosen in group:
+                for other in group - {chosen}:
+                    request.pop(other, None)
+
+
 def base_request(
     operation: OperationModel, world: World, service: Service[World]
 ) -> dict[str, Any]:
@@ -345,8 +369,7 @@ def bad_request(
         return draw(malformed_body(operation, world, service))
     spot, expected = draw(st.sampled_from(by_kind[kind]))
     request = base_request(operation, world, service)
-    if service.companions is not None:
-        service.companions(request, operation, spot.path[0], world)
+    _fit_companions(request, operation, spot.path[0], world, service)
     _ensure_path(request, operation, spot, world, service)
     value = None
     if kind == "missing":

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import base64
 import configparser
+import dataclasses
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
@@ -14,6 +17,16 @@ from sqlalchemy.pool import NullPool
 from strongroom.auth.authenticator import access_key_aad
 from strongroom.barrier.keyring import Keyring
 from tests.support.server import Server
+
+
+def storage_view(server: Server) -> Server:
+    """The server as the storage helpers need it: a --dev server keeps its SQLite file in a
+    directory it made itself, which its log names."""
+    if "--storage" in server.args or server.data_dir is not None:
+        return server
+    match = re.search(r"storage sqlite:///(/\S+)/strongroom\.db;", server.log_text())
+    assert match, "the dev server's log names no SQLite file"
+    return dataclasses.replace(server, data_dir=Path(match[1]))
 
 
 @contextmanager
