@@ -36,7 +36,7 @@ GROUP = "CloudTrail/AlphaVoxSecrets"
 PATTERNS = {
     "eventName equality": "{ $.eventName = GetSecretValue }",
     "errorCode or source IP": '{ ($.errorCode = "AccessDenied*") || ($.sourceIPAddress = 10.9.*) }',
-    "terms": "AccessDenied oncall-alice",
+    "terms": 'AccessDenied "oncall-alice"',
 }
 CALLS = [  # (weight, event source, event name, read only)
     (60, "secretsmanager.amazonaws.com", "GetSecretValue", True),
