@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from strongroom.audit.writer import AuditUnavailable
 from strongroom.auth.principal import Principal
 from strongroom.auth.sigv4 import AuthFailure, HttpRequest
 from strongroom.barrier.seals import SealError
@@ -123,23 +124,39 @@ def _control_app(core: Core) -> Starlette:
         healthy = report["status"] == "ok"
         return JSONResponse(report, status_code=200 if healthy else 503)
 
+    async def recorded(
+        wire: WireRequest, action: str, principal: Principal | None, error: str = ""
+    ) -> None:
+        """The operator's action in the audit trail (never the share or key it carried). The
+        action is done, or refused, either way: a record that cannot be stored is logged."""
+        event = core.dispatcher.operator_record(wire, action, principal, error)
+        try:
+            await core.audit.write_async(event)
+        except AuditUnavailable:
+            access_log.error("the audit record of %s could not be stored", action)
+
     async def unseal(request: Request) -> Response:
         body = await _read_body(request.scope, request.receive, CONTROL_MAX_BODY_BYTES)
         if body is None:
             return JSONResponse(too_large, status_code=413)
+        wire = _wire_request(request.scope, b"")
         try:
             share = str(json.loads(body)["share"])
             status = await anyio.to_thread.run_sync(core.submit_unseal_share, share)
         except (ValueError, KeyError, TypeError, RecursionError):  # any malformed JSON
+            await recorded(wire, "SubmitUnsealShare", None, "MalformedRequest")
             return JSONResponse({"error": 'expected {"share": "..."}'}, status_code=400)
         except SealError as error:
+            await recorded(wire, "SubmitUnsealShare", None, "InvalidUnsealShare")
             return JSONResponse({"error": str(error)}, status_code=400)
+        await recorded(wire, "SubmitUnsealShare", None)
         return JSONResponse(
             {"sealed": status.sealed, "progress": status.progress, "threshold": status.threshold}
         )
 
-    async def administrator(request: Request, action: str) -> Principal | Response:
-        """The administrator who signed the request, or the response that refuses it."""
+    async def administrator(request: Request, action: str, verb: str) -> Principal | Response:
+        """The administrator who signed the request, or the response that refuses it (and
+        the refusal's audit record)."""
         body = await _read_body(request.scope, request.receive, CONTROL_MAX_BODY_BYTES)
         if body is None:
             return JSONResponse(too_large, status_code=413)
@@ -149,17 +166,20 @@ def _control_app(core: Core) -> Starlette:
                 core.authenticator.authenticate, wire.http, "strongroom"
             )
         except AuthFailure as failure:
+            await recorded(wire, action, None, "InvalidSignature")
             return JSONResponse({"error": failure.message}, status_code=403)
         if not core.is_administrator(principal):
-            return JSONResponse({"error": f"only the administrator may {action}"}, status_code=403)
-        access_log.warning("%s by %s from %s", action, principal.arn, wire.source_ip)
+            await recorded(wire, action, principal, "AccessDenied")
+            return JSONResponse({"error": f"only the administrator may {verb}"}, status_code=403)
+        access_log.warning("%s by %s from %s", verb, principal.arn, wire.source_ip)
+        await recorded(wire, action, principal)
         return principal
 
     async def seal(request: Request) -> Response:
         if core.barrier.sealed:
             # Nothing to do, and nothing to authenticate with: access keys are behind the barrier.
             return JSONResponse({"sealed": True})
-        caller = await administrator(request, "seal")
+        caller = await administrator(request, "Seal", "seal")
         if isinstance(caller, Response):
             return caller
         core.seal()
@@ -168,7 +188,7 @@ def _control_app(core: Core) -> Starlette:
     async def close_audit_period(request: Request) -> Response:
         if core.barrier.sealed:
             return JSONResponse({"error": "the server is sealed"}, status_code=503)
-        caller = await administrator(request, "close the audit period")
+        caller = await administrator(request, "CloseAuditPeriod", "close the audit period")
         if isinstance(caller, Response):
             return caller
         digests = await anyio.to_thread.run_sync(core.trail.close_period)

@@ -23,6 +23,7 @@ from strongroom.audit import record
 from strongroom.audit.record import AuditEvent
 from strongroom.audit.writer import AuditStorageOutage, AuditUnavailable, AuditWriter
 from strongroom.auth.authenticator import Authenticator
+from strongroom.auth.principal import Principal
 from strongroom.auth.sigv4 import AuthFailure, parse_authorization
 from strongroom.barrier.barrier import Barrier, SealedError
 from strongroom.clock import Clock
@@ -52,7 +53,8 @@ SEALED_MESSAGE = "Strongroom is sealed: no request can be served until it is uns
 AUDIT_FAILURE_MESSAGE = (
     "The call could not be recorded in the audit trail in time, so its result is withheld."
 )
-_UNKNOWN_SOURCE = "strongroom.amazonaws.com"
+# The event source of what is no AWS service's: unknown services, and the operator's actions.
+OPERATOR_SOURCE = _UNKNOWN_SOURCE = "strongroom.amazonaws.com"
 _UNKNOWN_OPERATION = "UnknownOperation"
 _MAX_NAME = 128
 _MAX_USER_AGENT = 1024
@@ -124,7 +126,7 @@ class Dispatcher:
             # A bug: log where it happened (never parameters or values) and answer as AWS does.
             log.exception("request %s: unexpected failure in %s", request_id, operation_name)
             response = self._error(model, InternalFailure("An internal error occurred."), call)
-        return Answer(response, record.build(call), model, call)
+        return Answer(response, _record_of(call), model, call)
 
     async def recorded(self, answer: Answer) -> WireResponse:
         """The answer's response once its record is stored; if the record cannot be stored,
@@ -143,6 +145,18 @@ class Dispatcher:
         for bookkeeping in answer.call.when_recorded:
             bookkeeping()
         return answer.response
+
+    def operator_record(
+        self, request: WireRequest, action: str, principal: Principal | None, error_code: str
+    ) -> AuditEvent:
+        """The record of an operator's action on the server itself (seal, unseal shares,
+        closing the audit period): Strongroom's own event source, no parameters."""
+        call = self._call_facts(request, str(uuid.uuid4()), None, action)
+        call.event_source = OPERATOR_SOURCE
+        if principal is not None:
+            call.principal, call.recipient_account_id = principal, principal.account_id
+        call.error_code = error_code
+        return _record_of(call)
 
     def _route(self, request: WireRequest) -> tuple[ServiceEndpoint | None, str]:
         target = json_codec.target(request)
@@ -253,13 +267,24 @@ class Dispatcher:
         return response
 
 
+def _record_of(call: record.Call) -> AuditEvent:
+    try:
+        return record.build(call)
+    except Exception:
+        # A bug in the record builder must not cost the call its record: the record goes
+        # without the parameters and results it could not render.
+        log.exception("request %s: its audit record left out parameters", call.request_id)
+        call.parameters = call.result = None
+        return record.build(call)
+
+
 def _refused(answer: Answer) -> AuditEvent:
     """The record of a call answered with the audit failure: stored instead of its own when
     the caller stopped waiting before that was stored."""
     call = answer.call
     error = _audit_failure(answer.model)
     call.error_code, call.error_message, call.result = error.code, error.message, None
-    return record.build(call)
+    return _record_of(call)
 
 
 def _storage_outage() -> AwsError:

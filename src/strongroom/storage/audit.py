@@ -8,6 +8,7 @@ import functools
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -313,7 +314,7 @@ class AuditRepository:
                 .where(r.c.id <= through_id, ~covered)
                 .group_by(r.c.account_id, r.c.region)
             )
-            return [tuple(row) for row in rows]  # type: ignore[misc]
+            return [(row[0], row[1], int(row[2]), int(row[3])) for row in rows]
 
     # Cutting log files
 
@@ -552,7 +553,7 @@ def _expired_digest(account_id: str, region: str) -> str:
     return f"audit.expired_digest.{account_id}.{region}"
 
 
-def _state_value(name: str) -> sa.Select[tuple[bytes]]:
+def _state_value(name: str) -> sa.Select[Any]:
     return sa.select(system_state.c.value).where(system_state.c.name == name)
 
 

@@ -83,8 +83,11 @@ class ChangeFeed:
     def acknowledge(self, counter: str) -> None:
         """Take the counter's current value as seen: e.g. an unseal supersedes earlier seals."""
         with self._lock, self._engine.connect() as connection:
-            self._seen[counter] = connection.scalar(
-                sa.select(change_counter.c.counter).where(change_counter.c.name == counter)
+            self._seen[counter] = int(
+                connection.scalar(
+                    sa.select(change_counter.c.counter).where(change_counter.c.name == counter)
+                )
+                or 0
             )
 
     def poll(self) -> None:
