@@ -132,16 +132,29 @@ class AuditRepository:
             ]
             if more_resources:
                 connection.execute(sa.insert(audit_record_resources), more_resources)
-            if events:
-                # The driver's own executemany: every call's record passes here, and SQLAlchemy's
-                # per-row parameter handling would cost a third of the writer's time.
+            # Every call's record passes here, so the driver runs the insert: SQLAlchemy's
+            # per-row parameter handling would cost a third of the writer's time.
+            paramstyle = connection.dialect.paramstyle
+            if events and connection.dialect.name == "postgresql":
+                # psycopg pipelines an executemany: one round trip for the batch.
                 connection.exec_driver_sql(
-                    _insert_record_sql(connection.dialect.paramstyle),
-                    [_record_values(e) for e in events],
+                    _insert_records_sql(paramstyle, 1), [_record_values(e) for e in events]
                 )
+            else:
+                # sqlite3 would give up and take back the interpreter lock at every row of an
+                # executemany, trading it with the event loop's thread each time: one
+                # statement a chunk of rows instead.
+                for start in range(0, len(events), _INSERT_CHUNK):
+                    chunk = events[start : start + _INSERT_CHUNK]
+                    connection.exec_driver_sql(
+                        _insert_records_sql(paramstyle, len(chunk)),
+                        tuple(value for event in chunk for value in _record_values(event)),
+                    )
+            reserved = [e.request_id for e in events if not e.read_only]
+            if reserved:
                 connection.execute(
                     sa.delete(audit_reservations).where(
-                        audit_reservations.c.request_id.in_([e.request_id for e in events])
+                        audit_reservations.c.request_id.in_(reserved)
                     )
                 )
 
@@ -167,7 +180,7 @@ class AuditRepository:
             transaction = connection.begin()
             try:
                 connection.exec_driver_sql(
-                    _insert_record_sql(connection.dialect.paramstyle), [_record_values(probe)]
+                    _insert_records_sql(connection.dialect.paramstyle, 1), _record_values(probe)
                 )
             finally:
                 transaction.rollback()
@@ -575,13 +588,18 @@ _RECORD_COLUMNS = (
 )
 
 
-@functools.cache
-def _insert_record_sql(paramstyle: str) -> str:
+# Rows a statement: 14 columns each stays well under SQLite's 32,766 parameters.
+_INSERT_CHUNK = 500
+
+
+@functools.lru_cache(maxsize=1024)
+def _insert_records_sql(paramstyle: str, rows: int) -> str:
     placeholder = "?" if paramstyle == "qmark" else "%s"
+    row = f"({', '.join([placeholder] * len(_RECORD_COLUMNS))})"
     # Column names and placeholders only, all constants.
     return (
         f"INSERT INTO audit_records ({', '.join(_RECORD_COLUMNS)}) "  # noqa: S608
-        f"VALUES ({', '.join([placeholder] * len(_RECORD_COLUMNS))})"
+        f"VALUES {', '.join([row] * rows)}"
     )
 
 
