@@ -59,10 +59,10 @@ def test_validate_logs_and_audit_verify_agree_on_every_tampering(make_server, ba
     files = query(
         server,
         "SELECT object_key, after_id, through_id FROM audit_log_files"
-        " WHERE region = :region ORDER BY through_id",
+        " WHERE region = :region AND digest_key IS NOT NULL ORDER BY through_id",
         region=REGION,
     )
-    assert len(files) == 3
+    assert len(files) >= 3  # the minutely delivery may have cut a file of its own
     first_record = query(
         server,
         "SELECT id, record FROM audit_records WHERE id > :after AND id <= :through ORDER BY id",
@@ -71,7 +71,7 @@ def test_validate_logs_and_audit_verify_agree_on_every_tampering(make_server, ba
     )[0]
 
     # An edited record: its log file's hash no longer matches its digest.
-    edited = first_record.record.replace('"readOnly":false', '"readOnly":true')
+    edited = first_record.record.replace('"127.0.0.1"', '"10.6.6.6"', 1)  # its source address
     assert edited != first_record.record
     execute(
         server, "UPDATE audit_records SET record = :r WHERE id = :id", r=edited, id=first_record.id
