@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import datetime
 import json
-import uuid
+import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from strongroom.auth.principal import Principal
@@ -75,7 +77,7 @@ class Call:
     resources: list[tuple[str, str]] = field(default_factory=list)  # (type, ARN)
     # Bookkeeping of the call that waits until its record is stored (RequestContext's).
     when_recorded: list[Callable[[], None]] = field(default_factory=list)
-    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    event_id: str = field(default_factory=lambda: new_id())
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,25 @@ class AuditEvent:
     error_code: str | None
     text: str  # the record's JSON, exactly as it is stored, delivered and hashed
     more_resources: tuple[str, ...] = ()  # the ARNs of the resources after the first
+
+
+# Random bytes for ids, read from the kernel 4 KB at a time: the system call lets other threads
+# take the interpreter lock, and the event loop waits to get it back (twice a call).
+_random_bytes = bytearray()
+_random_bytes_lock = threading.Lock()
+os.register_at_fork(after_in_child=_random_bytes.clear)  # a worker must not repeat its parent's
+
+
+def new_id() -> str:
+    """A random (version 4) UUID, as text: what uuid.uuid4() gives, at a fraction of its cost
+    (every call takes two: its request id and its event id)."""
+    with _random_bytes_lock:
+        if len(_random_bytes) < 16:
+            _random_bytes.extend(os.urandom(4096))
+        digits = _random_bytes[:16].hex()
+        del _random_bytes[:16]
+    variant = "89ab"[int(digits[16], 16) & 3]
+    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
 
 
 def event_source(model: ServiceModel) -> str:
@@ -169,7 +190,7 @@ def event_of(record: dict[str, Any], event_time: float) -> AuditEvent:
         resource_type=resources[0].get("type"),
         resource_name=resources[0].get("ARN"),
         error_code=record.get("errorCode"),
-        text=json.dumps(record, separators=(",", ":"), ensure_ascii=False),
+        text=_json(record),
         more_resources=tuple(resource["ARN"] for resource in resources[1:]),
     )
 
@@ -196,8 +217,8 @@ def service_event(event: ServiceEvent, event_time: float) -> AuditEvent:
         "userAgent": service,
         "requestParameters": None,
         "responseElements": None,
-        "requestID": str(uuid.uuid4()),
-        "eventID": str(uuid.uuid4()),
+        "requestID": new_id(),
+        "eventID": new_id(),
         "readOnly": False,
         "resources": [
             {"accountId": event.account_id, "type": kind, "ARN": arn}
@@ -209,6 +230,16 @@ def service_event(event: ServiceEvent, event_time: float) -> AuditEvent:
         "eventCategory": "Management",
     }
     return event_of(record, event_time)
+
+
+def _json(record: dict[str, Any]) -> str:
+    """A record's text: compact JSON in UTF-8. orjson takes a tenth of the standard library's
+    time, on every call; what it refuses (an integer beyond 64 bits, a lone surrogate from a
+    client's JSON) the standard library writes, escaped."""
+    try:
+        return orjson.dumps(record).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(record, separators=(",", ":"))
 
 
 def _user_identity(call: Call) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -68,6 +69,7 @@ class AuditWriter:
         self._failing_since: float | None = None
         self._storing_since: float | None = None  # a transaction is in progress
         self._probe_wanted = False
+        self._deadlines: dict[asyncio.AbstractEventLoop, _Deadlines] = {}
 
     # Callers
 
@@ -80,13 +82,12 @@ class AuditWriter:
     async def write_async(
         self, event: AuditEvent, refused: Callable[[], AuditEvent] | None = None
     ) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._submit(_Pending(event, future, time.monotonic() + self._timeout, refused))
-        try:
-            async with asyncio.timeout(self._timeout):  # no extra task, unlike wait_for
-                await future
-        except TimeoutError:
-            raise AuditUnavailable("the audit store did not answer in time") from None
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        deadline = time.monotonic() + self._timeout
+        self._submit(_Pending(event, future, deadline, refused))
+        self._deadlines.setdefault(loop, _Deadlines(loop)).watch(future, deadline)
+        await future
 
     def _wait(self, item: Item) -> None:
         future: Future[None] = Future()
@@ -182,6 +183,40 @@ class AuditWriter:
         for loop, futures in by_loop.items():
             with contextlib.suppress(RuntimeError):  # a loop that closed meanwhile
                 loop.call_soon_threadsafe(_settle_all, futures, failure)
+
+
+class _Deadlines:
+    """Fails the futures of one event loop that wait past their deadline. One timer for them
+    all, at the oldest one's deadline: a timer per call (asyncio.timeout) would cost more than
+    the rest of the wait. Calls wait in the order they came, so their deadlines are ordered."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._waiting: deque[tuple[float, asyncio.Future[None]]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def watch(self, future: asyncio.Future[None], deadline: float) -> None:
+        self._waiting.append((deadline, future))
+        if self._timer is None:
+            self._timer = self._loop.call_at(self._loop_time(deadline), self._expire)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        while self._waiting:
+            deadline, future = self._waiting[0]
+            if not future.done():
+                if deadline > now:
+                    break
+                future.set_exception(AuditUnavailable("the audit store did not answer in time"))
+            self._waiting.popleft()
+        self._timer = (
+            self._loop.call_at(self._loop_time(self._waiting[0][0]), self._expire)
+            if self._waiting
+            else None
+        )
+
+    def _loop_time(self, deadline: float) -> float:
+        return self._loop.time() + deadline - time.monotonic()
 
 
 def _settle_all(futures: list[asyncio.Future[None]], failure: AuditUnavailable | None) -> None:

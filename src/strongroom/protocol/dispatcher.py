@@ -11,7 +11,6 @@ import contextlib
 import functools
 import inspect
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +26,7 @@ from strongroom.auth.principal import Principal
 from strongroom.auth.sigv4 import AuthFailure, parse_authorization
 from strongroom.barrier.barrier import Barrier, SealedError
 from strongroom.clock import Clock
-from strongroom.protocol import json_codec, rest_xml
+from strongroom.protocol import json_codec, query, rest_xml
 from strongroom.protocol.errors import (
     AwsError,
     InternalFailure,
@@ -46,8 +45,8 @@ from strongroom.storage.engine import StorageUnavailable
 log = logging.getLogger("strongroom.dispatch")
 
 # One codec module per botocore wire protocol; each offers decode, encode_result, encode_error
-# and auth_error. query, rest-json and rpc-v2-cbor join here as the services that use them do.
-_CODECS: dict[str, Any] = {"json": json_codec, "rest-xml": rest_xml}
+# and auth_error. rest-json and rpc-v2-cbor join here as the services that use them do.
+_CODECS: dict[str, Any] = {"json": json_codec, "query": query, "rest-xml": rest_xml}
 
 SEALED_MESSAGE = "Strongroom is sealed: no request can be served until it is unsealed."
 AUDIT_FAILURE_MESSAGE = (
@@ -97,7 +96,7 @@ class Dispatcher:
 
     def dispatch(self, request: WireRequest, refusal: AwsError | None = None) -> Answer:
         """Serve the request (or answer it with `refusal`), and make its audit record."""
-        request_id = str(uuid.uuid4())
+        request_id = record.new_id()
         endpoint, operation_name = self._route(request)
         model = endpoint.model if endpoint else None
         call = self._call_facts(request, request_id, model, operation_name)
@@ -151,7 +150,7 @@ class Dispatcher:
     ) -> AuditEvent:
         """The record of an operator's action on the server itself (seal, unseal shares,
         closing the audit period): Strongroom's own event source, no parameters."""
-        call = self._call_facts(request, str(uuid.uuid4()), None, action)
+        call = self._call_facts(request, record.new_id(), None, action)
         call.event_source = OPERATOR_SOURCE
         if principal is not None:
             call.principal, call.recipient_account_id = principal, principal.account_id
@@ -213,7 +212,9 @@ class Dispatcher:
         )
         operation = endpoint.operation(operation_name)
         if operation is None:
-            raise UnknownOperationException(f"Operation {operation_name[:128]} is not supported.")
+            raise UnknownOperationException(
+                f"Operation {operation_name[:128]} is not supported.", operation_name[:128]
+            )
         handler = getattr(endpoint.implementation, xform_name(operation.name), None)
         if handler is None:
             raise NotImplementedYet(

@@ -29,7 +29,10 @@ class SerializationException(AwsError):
 
 
 class UnknownOperationException(AwsError):
-    pass
+    def __init__(self, message: str = "", operation: str = "") -> None:
+        super().__init__(message)
+        # The name the request gave: awsQuery's InvalidAction repeats it.
+        self.operation = operation
 
 
 class InternalFailure(AwsError):

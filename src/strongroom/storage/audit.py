@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from strongroom.audit.record import AuditEvent
-from strongroom.storage.engine import WriterQueue
+from strongroom.storage.engine import StorageUnavailable, WriterQueue
 from strongroom.storage.schema import (
     audit_digests,
     audit_log_files,
@@ -105,6 +106,9 @@ class AuditRepository:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._writers = WriterQueue(engine)
+        self._appender: Any = None  # the driver connection records are appended on
+        self._appender_pid = 0  # connections do not survive a fork: each worker opens its own
+        self._placeholder = "?" if engine.dialect.paramstyle == "qmark" else "%s"
 
     @contextlib.contextmanager
     def _ordered_write(self) -> Iterator[Connection]:
@@ -116,29 +120,35 @@ class AuditRepository:
     # Appending
 
     def append(self, reservations: Sequence[Reservation], events: Sequence[AuditEvent]) -> None:
-        """One transaction: new reservations, and records that replace their reservations."""
-        with self._ordered_write() as connection:
+        """One transaction: new reservations, and records that replace their reservations.
+
+        Every call's record passes here, so this runs through the driver on a connection of its
+        own: SQLAlchemy's transaction and pool handling would cost more than the inserts, all of
+        it holding the interpreter lock the event loop waits for."""
+        with self._writers.turn(_WRITER_KEY), self._append_transaction() as cursor:
+            placeholder = self._placeholder
+            if self._engine.dialect.name == "postgresql":
+                cursor.execute(f"SELECT pg_advisory_xact_lock({_AUDIT_LOCK_ID})")
             if reservations:
-                connection.execute(sa.insert(audit_reservations), [asdict(r) for r in reservations])
+                cursor.executemany(
+                    _insert_sql("audit_reservations", _RESERVATION_COLUMNS, placeholder),
+                    [(r.request_id, r.created, r.record) for r in reservations],
+                )
             more_resources = [
-                {
-                    "event_id": e.event_id,
-                    "account_id": e.account_id,
-                    "resource_name": name,
-                    "event_time": e.event_time,
-                }
+                (e.event_id, e.account_id, name, e.event_time)
                 for e in events
                 for name in e.more_resources
             ]
             if more_resources:
-                connection.execute(sa.insert(audit_record_resources), more_resources)
-            # Every call's record passes here, so the driver runs the insert: SQLAlchemy's
-            # per-row parameter handling would cost a third of the writer's time.
-            paramstyle = connection.dialect.paramstyle
-            if events and connection.dialect.name == "postgresql":
+                cursor.executemany(
+                    _insert_sql("audit_record_resources", _RESOURCE_COLUMNS, placeholder),
+                    more_resources,
+                )
+            if events and self._engine.dialect.name == "postgresql":
                 # psycopg pipelines an executemany: one round trip for the batch.
-                connection.exec_driver_sql(
-                    _insert_records_sql(paramstyle, 1), [_record_values(e) for e in events]
+                cursor.executemany(
+                    _insert_sql("audit_records", _RECORD_COLUMNS, placeholder),
+                    [_record_values(e) for e in events],
                 )
             else:
                 # sqlite3 would give up and take back the interpreter lock at every row of an
@@ -146,17 +156,40 @@ class AuditRepository:
                 # statement a chunk of rows instead.
                 for start in range(0, len(events), _INSERT_CHUNK):
                     chunk = events[start : start + _INSERT_CHUNK]
-                    connection.exec_driver_sql(
-                        _insert_records_sql(paramstyle, len(chunk)),
+                    cursor.execute(
+                        _insert_sql("audit_records", _RECORD_COLUMNS, placeholder, len(chunk)),
                         tuple(value for event in chunk for value in _record_values(event)),
                     )
             reserved = [e.request_id for e in events if not e.read_only]
             if reserved:
-                connection.execute(
-                    sa.delete(audit_reservations).where(
-                        audit_reservations.c.request_id.in_(reserved)
-                    )
+                cursor.execute(
+                    "DELETE FROM audit_reservations WHERE request_id IN "  # noqa: S608
+                    f"({', '.join([placeholder] * len(reserved))})",
+                    reserved,
                 )
+
+    @contextlib.contextmanager
+    def _append_transaction(self) -> Iterator[Any]:
+        """A driver cursor in a transaction on the appending connection, committed at the end.
+        Any failure closes the connection (it may be broken); the next batch opens another.
+        The driver's OperationalError means storage does not answer, as everywhere else."""
+        if self._appender is None or self._appender_pid != os.getpid():
+            self._appender, self._appender_pid = self._engine.raw_connection(), os.getpid()
+        connection = self._appender
+        try:
+            cursor = connection.cursor()
+            try:
+                yield cursor
+            finally:
+                cursor.close()
+            connection.commit()
+        except BaseException as error:
+            self._appender = None
+            with contextlib.suppress(Exception):
+                connection.invalidate()
+            if isinstance(error, self._engine.dialect.loaded_dbapi.OperationalError):
+                raise StorageUnavailable(str(error).strip().splitlines()[0]) from None
+            raise
 
     def probe(self) -> None:
         """Raise if a record cannot be stored now: one is inserted and rolled back."""
@@ -180,7 +213,8 @@ class AuditRepository:
             transaction = connection.begin()
             try:
                 connection.exec_driver_sql(
-                    _insert_records_sql(connection.dialect.paramstyle, 1), _record_values(probe)
+                    _insert_sql("audit_records", _RECORD_COLUMNS, self._placeholder),
+                    _record_values(probe),
                 )
             finally:
                 transaction.rollback()
@@ -592,13 +626,16 @@ _RECORD_COLUMNS = (
 _INSERT_CHUNK = 500
 
 
+_RESERVATION_COLUMNS = ("request_id", "created", "record")
+_RESOURCE_COLUMNS = ("event_id", "account_id", "resource_name", "event_time")
+
+
 @functools.lru_cache(maxsize=1024)
-def _insert_records_sql(paramstyle: str, rows: int) -> str:
-    placeholder = "?" if paramstyle == "qmark" else "%s"
-    row = f"({', '.join([placeholder] * len(_RECORD_COLUMNS))})"
-    # Column names and placeholders only, all constants.
+def _insert_sql(table: str, columns: tuple[str, ...], placeholder: str, rows: int = 1) -> str:
+    row = f"({', '.join([placeholder] * len(columns))})"
+    # Table and column names and placeholders only, all constants.
     return (
-        f"INSERT INTO audit_records ({', '.join(_RECORD_COLUMNS)}) "  # noqa: S608
+        f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608
         f"VALUES {', '.join([row] * rows)}"
     )
 
