@@ -16,7 +16,9 @@ from strongroom.audit.log_group import AuditEvents
 from strongroom.audit.trail import AuditTrail
 from strongroom.audit.writer import AuditWriter
 from strongroom.auth.authenticator import Authenticator
+from strongroom.auth.authorizer import ADMINISTRATOR_ACCESS, Authorizer
 from strongroom.auth.principal import Principal
+from strongroom.auth.targets import cloudtrail_target, iam_target, logs_target, s3_target
 from strongroom.barrier import seals
 from strongroom.barrier.aead import IntegrityError
 from strongroom.barrier.barrier import Barrier
@@ -27,6 +29,7 @@ from strongroom.jobs.scheduler import Scheduler
 from strongroom.protocol.dispatcher import Dispatcher
 from strongroom.protocol.registry import Registry, ServiceEndpoint, load_model
 from strongroom.services.cloudtrail.service import CloudTrail
+from strongroom.services.iam.service import IAM
 from strongroom.services.kms import model as kms_model
 from strongroom.services.kms.service import KMS
 from strongroom.services.logs import errors as logs_errors
@@ -39,6 +42,7 @@ from strongroom.storage import changes, system
 from strongroom.storage.audit import AuditRepository
 from strongroom.storage.changes import ChangeFeed
 from strongroom.storage.engine import StorageUnavailable
+from strongroom.storage.iam import IamRepository
 from strongroom.storage.identity import IdentityRepository
 from strongroom.storage.kms import KmsRepository
 from strongroom.storage.kms_grants import GrantRepository
@@ -89,9 +93,10 @@ class Core:
             regions,
             self.trail.record_service_event,
         )
-        self.authenticator = Authenticator(
-            IdentityRepository(engine, self._changes), self.barrier, regions, wall_clock
-        )
+        self._identities = IdentityRepository(engine, self._changes)
+        self.authenticator = Authenticator(self._identities, self.barrier, regions, wall_clock)
+        self.iam_repository = IamRepository(engine, self._changes)
+        self.iam = IAM(self.iam_repository, self.barrier, self.clock)
         self.secrets = SecretsManager(
             self._secrets_store,
             self.kms,
@@ -125,6 +130,7 @@ class Core:
                     ServiceEndpoint(
                         load_model("secretsmanager"), self.secrets, sm_model.CACHED_OPERATIONS
                     ),
+                    ServiceEndpoint(load_model("iam"), self.iam, target=iam_target),
                     ServiceEndpoint(
                         load_model("cloudtrail"),
                         CloudTrail(
@@ -134,18 +140,21 @@ class Core:
                             settings.region,
                             settings.audit_log_group,
                         ),
+                        target=cloudtrail_target,
                     ),
                     # CloudWatch Logs answers model violations with InvalidParameterException.
                     ServiceEndpoint(
                         load_model("logs"),
                         self.logs,
                         validation_error=logs_errors.InvalidParameterException,
+                        target=logs_target,
                     ),
                     # The audit trail's bucket, read-only; S3 answers bad input InvalidArgument.
                     ServiceEndpoint(
                         load_model("s3"),
                         S3(self.trail, settings.region),
                         validation_error=s3_errors.InvalidArgument,
+                        target=s3_target,
                     ),
                 ]
             ),
@@ -155,6 +164,10 @@ class Core:
             self.clock,
             (settings.account_id, settings.region),
             regions,
+            # Until IAM users and roles are stored, every access key is an account's bootstrap
+            # administrator's, whose one policy is AdministratorAccess: what can still deny it
+            # are the resources' own policies (secret policies, key policies).
+            Authorizer(lambda *_: (ADMINISTRATOR_ACCESS,), lambda *_: {}),
         )
 
     # Seal and unseal
@@ -199,6 +212,7 @@ class Core:
         self.scheduler.stop()
         self._kms_store.flush()
         self._secrets_store.flush()
+        self._identities.flush()
 
     def seal(self) -> None:
         """Seal this process and, through storage, every other worker and node."""
@@ -272,6 +286,8 @@ class Core:
 
     def reset(self) -> None:
         self._state.wipe_service_data(self._changes)
+        bootstrap_key = (self._state.get(system.BOOTSTRAP_ACCESS_KEY) or b"").decode()
+        self.iam_repository.reset(bootstrap_key, self.clock.time())
         self._deliver_audit_to_logs()
         self.set_clock_offset(0.0)
         self.kms.forget_materials()

@@ -527,7 +527,6 @@ def test_operation_allowed_only_by_a_grant(kms, key):
     assert opened["Plaintext"] == b"granted"
 
 
-@pytest.mark.xfail(strict=True, reason="IAM enforcement arrives with issue 6")
 def test_operation_allowed_only_by_a_grant_is_denied_without_it(kms, key):
     key = ungranted_key(kms, key["AWSAccountId"])
     grant(kms, key)  # the grant names another principal, not the caller

@@ -13,6 +13,7 @@ import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore import xform_name
@@ -22,6 +23,7 @@ from strongroom.audit import record
 from strongroom.audit.record import AuditEvent
 from strongroom.audit.writer import AuditStorageOutage, AuditUnavailable, AuditWriter
 from strongroom.auth.authenticator import Authenticator
+from strongroom.auth.authorizer import Authorizer
 from strongroom.auth.principal import Principal
 from strongroom.auth.sigv4 import AuthFailure, parse_authorization
 from strongroom.barrier.barrier import Barrier, SealedError
@@ -79,8 +81,10 @@ class Dispatcher:
         clock: Clock,
         home: tuple[str, str],
         regions: frozenset[str],
+        authorizer: Authorizer,
     ) -> None:
         self._registry = registry
+        self._authorizer = authorizer
         self._authenticator = authenticator
         self._barrier = barrier
         self._audit = audit
@@ -247,6 +251,11 @@ class Dispatcher:
             operation=operation.name,
             resources=call.resources,
             when_recorded_callbacks=call.when_recorded,
+            authorizer=self._authorizer,
+            service_prefix=endpoint.model.endpoint_prefix,
+            protocol=endpoint.model.metadata["protocol"],
+            secure_transport=request.tls is not None,
+            time=datetime.fromtimestamp(call.event_time, UTC),
         )
         if not record.is_read_only(operation.name):
             # A call that may change something runs only once its record has a place in the
@@ -254,7 +263,16 @@ class Dispatcher:
             self._audit.reserve(
                 Reservation(call.request_id, call.event_time, record.build(call).text)
             )
+        if endpoint.target is not None:
+            action, resource = endpoint.target(context, operation.name, params)
+            context.authorize(resource, action=action)
         call.result = handler(context, **params)
+        if not context.decisions:
+            # A bug: the operation never asked whether its caller may call it. Withheld.
+            log.error(
+                "request %s: %s made no authorization decision", call.request_id, operation.name
+            )
+            raise InternalFailure("An internal error occurred.")
         response: WireResponse = codec.encode_result(
             endpoint.model, operation, call.result, call.request_id
         )

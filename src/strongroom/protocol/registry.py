@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import botocore.loaders
@@ -44,6 +45,9 @@ class ServiceEndpoint:
     # The error a request breaking the model's constraints gets, when the service does not
     # answer ValidationException (CloudWatch Logs: InvalidParameterException).
     validation_error: type[AwsError] | None = None
+    # For services whose resources the request alone names: (ctx, operation, params) -> the
+    # IAM action (None: the operation's) and resource ARN, authorized before the call runs.
+    target: Callable[..., tuple[str | None, str]] | None = None
 
     @property
     def signing_name(self) -> str:

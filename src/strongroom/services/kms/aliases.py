@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from strongroom.services.context import RequestContext
@@ -25,13 +26,16 @@ _DEFAULT_ALIASES_PAGE = 50
 class Aliases(KmsBase):
     def create_alias(self, ctx: RequestContext, AliasName: str, TargetKeyId: str) -> None:
         rules.check_alias_name(AliasName)
+        now = self._clock.time()
+        alias = KmsAlias(ctx.account_id, ctx.region, AliasName, "", now, now)
+        # The alias and its key are both resources of the call: each must allow it.
+        ctx.authorize(alias.arn)
         key = self._alias_target(ctx, TargetKeyId)
         if self._keys.alias_count(key.storage_id) >= MAX_ALIASES_PER_KEY:
             raise e.LimitExceededException(
                 f"A KMS key can have at most {MAX_ALIASES_PER_KEY} aliases."
             )
-        now = self._clock.time()
-        alias = KmsAlias(ctx.account_id, ctx.region, AliasName, key.storage_id, now, now)
+        alias = replace(alias, target_key_id=key.storage_id)
         try:
             self._keys.create_alias(alias)
         except AliasExists:
@@ -41,11 +45,14 @@ class Aliases(KmsBase):
 
     def update_alias(self, ctx: RequestContext, AliasName: str, TargetKeyId: str) -> None:
         alias = self._existing_alias(ctx, AliasName)
+        ctx.authorize(alias.arn)
         key = self._alias_target(ctx, TargetKeyId)
         self._keys.retarget_alias(alias, key.storage_id, self._clock.time())
 
     def delete_alias(self, ctx: RequestContext, AliasName: str) -> None:
-        self._keys.delete_alias(self._existing_alias(ctx, AliasName))
+        alias = self._existing_alias(ctx, AliasName)
+        ctx.authorize(alias.arn)
+        self._keys.delete_alias(alias)
 
     def list_aliases(
         self,
@@ -56,6 +63,8 @@ class Aliases(KmsBase):
     ) -> dict[str, Any]:
         if Marker is not None and not Marker.startswith(ALIAS_PREFIX):
             raise e.InvalidMarkerException("Invalid marker")
+        if KeyId is None:
+            ctx.authorize()
         key_id = self._resolve(ctx, KeyId, allow_alias=False).storage_id if KeyId else None
         aliases = self._keys.aliases(ctx.account_id, ctx.region, Marker or "", Limit + 1, key_id)
         page = [

@@ -7,11 +7,14 @@ import base64
 import binascii
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from strongroom.barrier.aead import IntegrityError
 from strongroom.barrier.barrier import Barrier
 from strongroom.clock import Clock
+from strongroom.iam.conditions import ContextValue
+from strongroom.protocol.errors import AwsError
 from strongroom.services.context import RequestContext, ServiceEvent, ServiceEvents
 from strongroom.services.kms import asymmetric
 from strongroom.services.kms import errors as e
@@ -24,6 +27,7 @@ from strongroom.services.kms.model import (
     PENDING_IMPORT,
     PENDING_REPLICA_DELETION,
     KmsAlias,
+    KmsGrant,
     KmsKey,
     key_arn,
     parse_key_reference,
@@ -37,6 +41,8 @@ MATERIAL_CACHE_SIZE = 4096
 DRY_RUN_MESSAGE = "The request would have succeeded, but the DryRun option is set."
 SERVICE = "kms.amazonaws.com"  # the event source of KMS in audit records
 log = logging.getLogger("strongroom.kms")
+MAX_GRANTS_PER_KEY = 50_000
+MAX_GRANTS_PER_GRANTEE = 500  # grants of one key for one grantee principal
 
 _GRANT_ID_BYTES = 32
 _GRANT_TOKEN_NONCE_BYTES = 8  # every CreateGrant returns a new token, even for one grant
@@ -121,12 +127,12 @@ class KmsBase:
             raise e.NotFoundException(f"Alias {arn} is not found.")
         return alias
 
-    @staticmethod
-    def _owned(ctx: RequestContext, key: KmsKey | None, target_id: str) -> KmsKey:
+    def _owned(self, ctx: RequestContext, key: KmsKey | None, target_id: str) -> KmsKey:
         if key is None or key.account_id != ctx.account_id or key.region != ctx.region:
             arn = key_arn(ctx.region, ctx.account_id, target_id)
             raise e.NotFoundException(f"Key '{arn}' does not exist")
         ctx.note_resource(KEY_RESOURCE, key.arn)
+        self._authorize_key(ctx, key)
         return key
 
     def _save(self, key: KmsKey) -> None:
@@ -286,6 +292,46 @@ class KmsBase:
             raise e.InvalidGrantTokenException("The grant token is not valid.") from None
         return body[:_GRANT_ID_BYTES].hex()
 
+    # Authorization
+
+    def _authorize_key(self, ctx: RequestContext, key: KmsKey) -> None:
+        """The key policy decides, with the IAM policies it lets decide; a grant to the caller
+        for this operation is one more way in (explicit denies still win). Grants are read
+        only when the policies alone would refuse: the common call reads none."""
+        conditions = {"kms:CallerAccount": ctx.account_id}
+        try:
+            ctx.authorize(key.arn, key_policy=key.policy, conditions=conditions)
+        except AwsError:
+            if not self._granted(ctx, key):
+                raise
+            ctx.authorize(key.arn, key_policy=key.policy, conditions=conditions, grant=True)
+
+    def _granted(self, ctx: RequestContext, key: KmsKey) -> bool:
+        """Whether a grant gives the caller this operation on the key, its encryption context
+        constraints met by the request's encryption context."""
+        stored = self._grants.grants(
+            key.storage_id, "", MAX_GRANTS_PER_GRANTEE, grantee_principal=ctx.principal.arn
+        )
+        context = {
+            name.removeprefix(_CONTEXT_KEY): value
+            for name, value in ctx.conditions.items()
+            if name.startswith(_CONTEXT_KEY)
+        }
+        return any(
+            ctx.operation in grant.operations
+            and _meets(grant.constraints or {}, context)
+            and self._grant_intact(grant, row_mac)
+            for grant, row_mac in stored
+        )
+
+    def _grant_intact(self, grant: KmsGrant, row_mac: bytes) -> bool:
+        try:
+            self._barrier.verify(grant.record(), row_mac)
+        except IntegrityError:
+            log.error("KMS grant %s: its stored record failed an integrity check", grant.grant_id)
+            return False
+        return True
+
     def _check_grant_tokens(self, tokens: list[str] | None) -> None:
         for token in tokens or ():
             self._granted_id(token)
@@ -297,3 +343,28 @@ def state_words(state: str) -> str:
         PENDING_REPLICA_DELETION: "pending replica deletion",
         PENDING_IMPORT: "pending import",
     }.get(state, state)
+
+
+_CONTEXT_KEY = "kms:EncryptionContext:"
+
+
+def with_request_keys(
+    ctx: RequestContext, context: Mapping[str, str] | None = None, **named: ContextValue
+) -> RequestContext:
+    """The call's context carrying the condition keys KMS gives a request: its encryption
+    context (kms:EncryptionContext:<key>, kms:EncryptionContextKeys) and what it names
+    (kms:EncryptionAlgorithm, kms:SigningAlgorithm, kms:MacAlgorithm, ...)."""
+    keys: dict[str, ContextValue] = {f"{_CONTEXT_KEY}{k}": v for k, v in (context or {}).items()}
+    if context:
+        keys["kms:EncryptionContextKeys"] = list(context)
+    keys.update({f"kms:{name}": value for name, value in named.items()})
+    return replace(ctx, conditions={**ctx.conditions, **keys})
+
+
+def _meets(constraints: Mapping[str, Mapping[str, str]], context: Mapping[str, str]) -> bool:
+    """A grant's constraints against a request's encryption context, as KMS reads them."""
+    equals = constraints.get("EncryptionContextEquals")
+    subset = constraints.get("EncryptionContextSubset")
+    return (equals is None or dict(equals) == dict(context)) and (
+        subset is None or all(context.get(k) == v for k, v in subset.items())
+    )

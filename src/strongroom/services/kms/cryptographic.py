@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -12,7 +13,12 @@ from strongroom.barrier.aead import IntegrityError
 from strongroom.services.context import RequestContext
 from strongroom.services.kms import asymmetric, ciphertext, keyspecs
 from strongroom.services.kms import errors as e
-from strongroom.services.kms.base import DRY_RUN_MESSAGE, MATERIAL_CACHE_SIZE, KmsBase
+from strongroom.services.kms.base import (
+    DRY_RUN_MESSAGE,
+    MATERIAL_CACHE_SIZE,
+    KmsBase,
+    with_request_keys,
+)
 from strongroom.services.kms.keyspecs import (
     ALGORITHMS_MEMBER,
     ECDH,
@@ -44,6 +50,7 @@ class Cryptography(KmsBase):
         DryRun: bool = False,
     ) -> dict[str, Any]:
         self._check_grant_tokens(GrantTokens)
+        ctx = with_request_keys(ctx, EncryptionContext, EncryptionAlgorithm=EncryptionAlgorithm)
         key, material = self._usable_key(ctx, KeyId, ENCRYPT_DECRYPT, EncryptionAlgorithm)
         blob = self._encrypt_with(key, material, Plaintext, EncryptionContext, EncryptionAlgorithm)
         _check_dry_run(DryRun)
@@ -69,6 +76,7 @@ class Cryptography(KmsBase):
         if Recipient is not None:
             raise e.UnsupportedOperationException(_RECIPIENT_MESSAGE)
         self._check_grant_tokens(GrantTokens)
+        ctx = with_request_keys(ctx, EncryptionContext, EncryptionAlgorithm=EncryptionAlgorithm)
         key, plaintext = self._open(
             ctx, CiphertextBlob, EncryptionContext, KeyId, EncryptionAlgorithm
         )
@@ -86,6 +94,7 @@ class Cryptography(KmsBase):
         """Decrypt, for a service that stores its data keys wrapped (Secrets Manager): the
         key's state and the caller's account are checked on every call as Decrypt does; the
         cryptography runs once per wrapped key, whose plaintext is kept like key material."""
+        ctx = with_request_keys(ctx, context, EncryptionAlgorithm=SYMMETRIC_DEFAULT)
         key, material = self._key_for(ctx, wrapped, None, SYMMETRIC_DEFAULT)
         cache_key = (wrapped, tuple(sorted(context.items())))
         data_key = self._data_keys.get(cache_key)
@@ -115,11 +124,27 @@ class Cryptography(KmsBase):
         DryRunModifiers: list[str] | None = None,
     ) -> dict[str, Any]:
         self._check_grant_tokens(GrantTokens)
+        # IAM knows ReEncrypt as two permissions, one on each key.
         source, plaintext = self._open(
-            ctx, CiphertextBlob, SourceEncryptionContext, SourceKeyId, SourceEncryptionAlgorithm
+            with_request_keys(
+                replace(ctx, operation="ReEncryptFrom"),
+                SourceEncryptionContext,
+                EncryptionAlgorithm=SourceEncryptionAlgorithm,
+            ),
+            CiphertextBlob,
+            SourceEncryptionContext,
+            SourceKeyId,
+            SourceEncryptionAlgorithm,
         )
         destination, material = self._usable_key(
-            ctx, DestinationKeyId, ENCRYPT_DECRYPT, DestinationEncryptionAlgorithm
+            with_request_keys(
+                replace(ctx, operation="ReEncryptTo"),
+                DestinationEncryptionContext,
+                EncryptionAlgorithm=DestinationEncryptionAlgorithm,
+            ),
+            DestinationKeyId,
+            ENCRYPT_DECRYPT,
+            DestinationEncryptionAlgorithm,
         )
         blob = self._encrypt_with(
             destination,
@@ -216,6 +241,7 @@ class Cryptography(KmsBase):
                 "exist in this region, or you are not allowed to access."
             )
         ctx.note_resource(KEY_RESOURCE, key.arn)
+        self._authorize_key(ctx, key)
         self._require_usable(ctx, key, ENCRYPT_DECRYPT, algorithm)
         return key, self._material(key, header.material_version, material_blob)
 
@@ -340,7 +366,10 @@ class Cryptography(KmsBase):
         if key_pair_spec not in keyspecs.DATA_KEY_PAIR_SPECS:
             raise e.UnsupportedOperationException(f"KeyPairSpec {key_pair_spec} is not supported.")
         # Checked before the (slow) key generation; _wrap checks again, cheaply.
-        self._usable_key(ctx, key_id, ENCRYPT_DECRYPT, SYMMETRIC_DEFAULT)
+        ctx = with_request_keys(ctx, DataKeyPairSpec=key_pair_spec)
+        self._usable_key(
+            with_request_keys(ctx, context), key_id, ENCRYPT_DECRYPT, SYMMETRIC_DEFAULT
+        )
         private_key = keyspecs.new_private_key(key_pair_spec)
         private_der = asymmetric.private_key_der(private_key)
         key, blob = self._wrap(ctx, operation, key_id, private_der, context, grant_tokens, dry_run)
@@ -364,6 +393,7 @@ class Cryptography(KmsBase):
     ) -> tuple[KmsKey, bytes]:
         """Encrypt a new data key under a symmetric key (the data key operations)."""
         self._check_grant_tokens(grant_tokens)
+        ctx = with_request_keys(ctx, context)
         key, material = self._usable_key(ctx, key_id, ENCRYPT_DECRYPT, SYMMETRIC_DEFAULT)
         _check_dry_run(dry_run)
         blob = ciphertext.seal(
@@ -379,6 +409,7 @@ class Cryptography(KmsBase):
         CustomKeyStoreId: str | None = None,
         Recipient: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        ctx.authorize()
         if CustomKeyStoreId is not None:
             raise e.CustomKeyStoreNotFoundException("The custom key store does not exist.")
         if Recipient is not None:
@@ -400,6 +431,7 @@ class Cryptography(KmsBase):
         DryRun: bool = False,
     ) -> dict[str, Any]:
         self._check_grant_tokens(GrantTokens)
+        ctx = with_request_keys(ctx, SigningAlgorithm=SigningAlgorithm, MessageType=MessageType)
         key, material = self._usable_key(ctx, KeyId, SIGN_VERIFY, SigningAlgorithm)
         try:
             signature = asymmetric.sign(
@@ -423,6 +455,7 @@ class Cryptography(KmsBase):
         DryRun: bool = False,
     ) -> dict[str, Any]:
         self._check_grant_tokens(GrantTokens)
+        ctx = with_request_keys(ctx, SigningAlgorithm=SigningAlgorithm, MessageType=MessageType)
         key, material = self._usable_key(ctx, KeyId, SIGN_VERIFY, SigningAlgorithm)
         try:
             valid = asymmetric.verify(
@@ -468,6 +501,7 @@ class Cryptography(KmsBase):
         DryRun: bool = False,
     ) -> dict[str, Any]:
         self._check_grant_tokens(GrantTokens)
+        ctx = with_request_keys(ctx, MacAlgorithm=MacAlgorithm)
         key, material = self._usable_key(ctx, KeyId, GENERATE_VERIFY_MAC, MacAlgorithm)
         _check_dry_run(DryRun)
         mac = asymmetric.mac(material, MacAlgorithm, Message)
@@ -485,6 +519,7 @@ class Cryptography(KmsBase):
         DryRun: bool = False,
     ) -> dict[str, Any]:
         self._check_grant_tokens(GrantTokens)
+        ctx = with_request_keys(ctx, MacAlgorithm=MacAlgorithm)
         key, material = self._usable_key(ctx, KeyId, GENERATE_VERIFY_MAC, MacAlgorithm)
         _check_dry_run(DryRun)
         if not asymmetric.mac_matches(material, MacAlgorithm, Message, Mac):
@@ -507,6 +542,7 @@ class Cryptography(KmsBase):
         if Recipient is not None:
             raise e.UnsupportedOperationException(_RECIPIENT_MESSAGE)
         self._check_grant_tokens(GrantTokens)
+        ctx = with_request_keys(ctx, KeyAgreementAlgorithm=KeyAgreementAlgorithm)
         key, material = self._usable_key(ctx, KeyId, KEY_AGREEMENT, KeyAgreementAlgorithm)
         private_key = self._private_key(material)
         assert isinstance(private_key, ec.EllipticCurvePrivateKey)  # KEY_AGREEMENT keys are EC

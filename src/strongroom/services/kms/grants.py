@@ -8,10 +8,15 @@ import re
 import secrets
 from typing import Any
 
-from strongroom.barrier.aead import IntegrityError
 from strongroom.services.context import RequestContext
 from strongroom.services.kms import errors as e
-from strongroom.services.kms.base import DRY_RUN_MESSAGE, KmsBase, log
+from strongroom.services.kms.base import (
+    DRY_RUN_MESSAGE,
+    MAX_GRANTS_PER_GRANTEE,
+    MAX_GRANTS_PER_KEY,
+    KmsBase,
+    with_request_keys,
+)
 from strongroom.services.kms.keys import paged
 from strongroom.services.kms.keyspecs import (
     ENCRYPT_DECRYPT,
@@ -23,8 +28,6 @@ from strongroom.services.kms.keyspecs import (
 from strongroom.services.kms.model import KmsGrant, KmsKey, key_arn, public_key_id
 from strongroom.storage.kms_grants import StoredGrant
 
-MAX_GRANTS_PER_KEY = 50_000
-MAX_GRANTS_PER_GRANTEE = 500  # grants of one key for one grantee principal
 _DEFAULT_GRANTS_PAGE = 50
 _GRANT_ID = re.compile(r"[0-9a-f]{64}")
 
@@ -67,6 +70,14 @@ class Grants(KmsBase):
         DryRun: bool = False,
     ) -> dict[str, Any]:
         self._check_grant_tokens(GrantTokens)
+        ctx = with_request_keys(
+            ctx,
+            GrantOperations=Operations,
+            GranteePrincipal=GranteePrincipal,
+            GrantConstraintType=sorted(Constraints or {}),
+            GrantIsForAWSResource=False,
+            **({"RetiringPrincipal": RetiringPrincipal} if RetiringPrincipal else {}),
+        )
         key = self._resolve(ctx, KeyId, allow_alias=False)
         self._require_enabled(key)
         operations = _checked_operations(key, Operations)
@@ -127,6 +138,7 @@ class Grants(KmsBase):
         Limit: int = _DEFAULT_GRANTS_PAGE,
         Marker: str | None = None,
     ) -> dict[str, Any]:
+        ctx.authorize()
         _check_marker(Marker)
         stored = self._grants.retirable_grants(
             ctx.account_id, ctx.region, RetiringPrincipal, Marker or "", Limit + 1
@@ -151,6 +163,9 @@ class Grants(KmsBase):
             raise e.ValidationException(
                 "Specify either a GrantToken, or a KeyId together with a GrantId."
             )
+        if KeyId is None:
+            # Retiring by token: the token is the authority (its grant names who may retire).
+            ctx.authorize()
         key = self._resolve(ctx, KeyId, allow_alias=False) if KeyId is not None else None
         grant = self._existing_grant(ctx, grant_id, key)
         if DryRun:
@@ -183,14 +198,6 @@ class Grants(KmsBase):
             ):
                 return grant
         raise e.NotFoundException(f"Grant ID {grant_id} not found")
-
-    def _grant_intact(self, grant: KmsGrant, row_mac: bytes) -> bool:
-        try:
-            self._barrier.verify(grant.record(), row_mac)
-        except IntegrityError:
-            log.error("KMS grant %s: its stored record failed an integrity check", grant.grant_id)
-            return False
-        return True
 
     def _grant_page(
         self, ctx: RequestContext, stored: list[StoredGrant], limit: int

@@ -86,6 +86,15 @@ class KeyLifecycle(KmsBase):
             raise e.UnsupportedOperationException(
                 "Multi-Region keys with imported key material are not supported."
             )
+        ctx.authorize(
+            conditions={
+                "kms:KeySpec": key_spec,
+                "kms:KeyUsage": KeyUsage,
+                "kms:KeyOrigin": Origin,
+                "kms:MultiRegion": MultiRegion,
+                "kms:BypassPolicyLockoutSafetyCheck": BypassPolicyLockoutSafetyCheck,
+            }
+        )
         policy = (
             rules.checked_policy(Policy, ctx, BypassPolicyLockoutSafetyCheck)
             if Policy is not None
@@ -171,6 +180,7 @@ class KeyLifecycle(KmsBase):
     def list_keys(
         self, ctx: RequestContext, Limit: int = _DEFAULT_KEYS_PAGE, Marker: str | None = None
     ) -> dict[str, Any]:
+        ctx.authorize()
         if Marker is not None and not is_storage_id(Marker):
             raise e.InvalidMarkerException("Invalid marker")
         stored = self._keys.keys(ctx.account_id, ctx.region, Marker or "", Limit + 1)

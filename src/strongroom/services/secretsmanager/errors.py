@@ -41,3 +41,7 @@ class MalformedPolicyDocumentException(AwsError):
 
 class PublicPolicyException(AwsError):
     pass
+
+
+class AccessDeniedException(AwsError):
+    """Not in the model; what AWS answers when a secret's KMS key refuses the caller."""

@@ -50,7 +50,7 @@ class Sealer:
     ) -> SecretVersion:
         """A new version of `secret` holding `value`, created now."""
         is_binary, plaintext = value
-        key_context = _kms_context(ctx, secret)
+        key_context = _kms_context(ctx, secret, "GenerateDataKey")
         try:
             data_key = self._kms.generate_data_key(
                 key_context,
@@ -58,8 +58,8 @@ class Sealer:
                 KeySpec="AES_256",
                 EncryptionContext=_encryption_context(secret, version_id),
             )
-        except AwsError:
-            raise e.EncryptionFailure(_ENCRYPTION_FAILURE) from None
+        except AwsError as error:
+            raise _kms_failure(error, e.EncryptionFailure(_ENCRYPTION_FAILURE)) from None
         blob = envelope.seal(
             data_key["Plaintext"], data_key["CiphertextBlob"], plaintext, _aad(secret, version_id)
         )
@@ -78,7 +78,7 @@ class Sealer:
         try:
             # The KMS key's state and the caller's account are checked on every read...
             data_key = self._kms.unwrap_data_key(
-                _kms_context(ctx, secret),
+                _kms_context(ctx, secret, "Decrypt"),
                 envelope.wrapped_key(blob),
                 _encryption_context(secret, version.version_id),
             )
@@ -88,7 +88,9 @@ class Sealer:
             if plaintext is None:
                 plaintext = envelope.open_blob(data_key, blob, aad)
                 self._remember(aad, blob, plaintext)
-        except (AwsError, aead.IntegrityError):
+        except AwsError as error:
+            raise _kms_failure(error, e.DecryptionFailure(_DECRYPTION_FAILURE)) from None
+        except aead.IntegrityError:
             raise e.DecryptionFailure(_DECRYPTION_FAILURE) from None
         return version.is_binary, plaintext
 
@@ -131,8 +133,23 @@ def _encryption_context(secret: Secret, version_id: str) -> dict[str, str]:
     return {"SecretARN": secret.arn, "SecretVersionId": version_id}
 
 
-def _kms_context(ctx: RequestContext, secret: Secret) -> RequestContext:
+def _kms_failure(error: AwsError, otherwise: AwsError) -> AwsError:
+    """A KMS refusal as Secrets Manager words it; any other KMS error as `otherwise`."""
+    if error.code == "AccessDeniedException":
+        return e.AccessDeniedException("Access to KMS is not allowed")
+    return otherwise
+
+
+def _kms_context(ctx: RequestContext, secret: Secret, operation: str) -> RequestContext:
     """The call's context for its use of KMS: in the secret's region (a replica's key is in
-    its region), and with resources of its own, so the key does not count as what the
-    Secrets Manager call acted on."""
-    return replace(ctx, region=secret.region, resources=[])
+    its region), with resources of its own, so the key does not count as what the Secrets
+    Manager call acted on, and authorized as KMS's `operation` through Secrets Manager
+    (kms:ViaService, which AWS managed keys' policies require)."""
+    return replace(
+        ctx,
+        region=secret.region,
+        resources=[],
+        operation=operation,
+        service_prefix="kms",
+        conditions={"kms:ViaService": f"secretsmanager.{secret.region}.amazonaws.com"},
+    )

@@ -6,11 +6,13 @@ from __future__ import annotations
 import logging
 import math
 import uuid
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 from strongroom.barrier.barrier import Barrier
 from strongroom.clock import Clock
+from strongroom.iam.conditions import ContextValue
 from strongroom.iam.public import grants_public_access
 from strongroom.protocol.errors import AwsError
 from strongroom.services.context import RequestContext, ServiceEvent, ServiceEvents
@@ -93,6 +95,12 @@ class SecretsManager:
         tags = rules.checked_tags(Tags or [])
         if AddReplicaRegions:
             self._check_replica_regions(ctx, AddReplicaRegions)
+        arn = secret_arn(ctx.region, ctx.account_id, Name)
+        ctx.authorize(
+            arn,
+            conditions=_request_keys(Tags or [])
+            | {"secretsmanager:Name": Name, "secretsmanager:KmsKeyId": KmsKeyId or ""},
+        )
         token = ClientRequestToken or str(uuid.uuid4())
         existing = self._secrets.by_name(ctx.account_id, ctx.region, Name)
         if existing is not None:
@@ -100,7 +108,7 @@ class SecretsManager:
             return self._repeated_create(existing, token, value)
         now = self._clock.time()
         secret = Secret(
-            arn=secret_arn(ctx.region, ctx.account_id, Name),
+            arn=arn,
             account_id=ctx.account_id,
             region=ctx.region,
             name=Name,
@@ -268,6 +276,7 @@ class SecretsManager:
         SortOrder: str = "asc",
         SortBy: str | None = None,
     ) -> dict[str, Any]:
+        ctx.authorize()
         chosen, next_token = self._listed(
             ctx, Filters or [], IncludePlannedDeletion, MaxResults, NextToken, SortOrder, SortBy
         )
@@ -291,8 +300,10 @@ class SecretsManager:
             raise e.InvalidParameterException(
                 "Either SecretIdList or Filters must be provided, but not both."
             )
+        ctx.authorize()
         next_token = None
         if SecretIdList is None:
+            ctx.authorize(action="secretsmanager:ListSecrets")
             chosen, next_token = self._listed(
                 ctx, Filters or [], False, MaxResults or 20, NextToken, "asc", None
             )
@@ -304,9 +315,10 @@ class SecretsManager:
         else:
             secret_ids = SecretIdList
         values, failures = [], []
+        each = replace(ctx, operation="GetSecretValue")  # each secret needs GetSecretValue
         for secret_id in secret_ids:
             try:
-                values.append(self.get_secret_value(ctx, SecretId=secret_id))
+                values.append(self.get_secret_value(each, SecretId=secret_id))
             except AwsError as error:
                 failures.append(
                     {"SecretId": secret_id, "ErrorCode": error.code, "Message": error.message}
@@ -489,7 +501,7 @@ class SecretsManager:
     # Tags and passwords
 
     def tag_resource(self, ctx: RequestContext, SecretId: str, Tags: list[dict[str, str]]) -> None:
-        secret = self._find_primary(ctx, SecretId)
+        secret = self._find_primary(ctx, SecretId, conditions=_request_keys(Tags))
         tags = rules.checked_tags(Tags)
         with self._secrets.locked(secret.arn, self._clock.time()) as locked:
             rules.check_tag_count(len(locked.tags() | tags))
@@ -498,7 +510,7 @@ class SecretsManager:
 
     def untag_resource(self, ctx: RequestContext, SecretId: str, TagKeys: list[str]) -> None:
         rules.refuse_nul(TagKeys=TagKeys)
-        secret = self._find_primary(ctx, SecretId)
+        secret = self._find_primary(ctx, SecretId, conditions={"aws:TagKeys": TagKeys})
         with self._secrets.locked(secret.arn, self._clock.time()) as locked:
             locked.delete_tags(TagKeys)
         self._replicate(ctx, secret)
@@ -512,7 +524,9 @@ class SecretsManager:
         ResourcePolicy: str,
         BlockPublicPolicy: bool = False,
     ) -> dict[str, Any]:
-        secret = self._find_primary(ctx, SecretId)
+        secret = self._find_primary(
+            ctx, SecretId, conditions={"secretsmanager:BlockPublicPolicy": BlockPublicPolicy}
+        )
         parsed = rules.parsed_policy(ResourcePolicy)
         if BlockPublicPolicy and grants_public_access(parsed):
             raise e.PublicPolicyException(_PUBLIC_POLICY)
@@ -540,6 +554,8 @@ class SecretsManager:
     ) -> dict[str, Any]:
         if SecretId is not None:
             self._find(ctx, SecretId)
+        else:
+            ctx.authorize()
         if grants_public_access(rules.parsed_policy(ResourcePolicy)):
             broad = {"CheckName": "BROAD_ACCESS", "ErrorMessage": _BROAD_ACCESS}
             return {"PolicyValidationPassed": False, "ValidationErrors": [broad]}
@@ -590,6 +606,7 @@ class SecretsManager:
         self._replication.sync_out_of_date()
 
     def get_random_password(self, ctx: RequestContext, **options: Any) -> dict[str, Any]:
+        ctx.authorize()
         try:
             return {"RandomPassword": random_password(**options)}
         except InvalidParameter as error:
@@ -597,8 +614,15 @@ class SecretsManager:
 
     # Internals
 
-    def _find(self, ctx: RequestContext, secret_id: str, allow_deleted: bool = False) -> Secret:
-        """The secret a SecretId names (name, full ARN or partial ARN) in the caller's account."""
+    def _find(
+        self,
+        ctx: RequestContext,
+        secret_id: str,
+        allow_deleted: bool = False,
+        conditions: Mapping[str, ContextValue] | None = None,
+    ) -> Secret:
+        """The secret a SecretId names (name, full ARN or partial ARN) in the caller's account,
+        if the caller may do this call's operation on it."""
         secret: Secret | None
         parsed = parse_arn(secret_id)
         if parsed is None:
@@ -613,17 +637,33 @@ class SecretsManager:
                 ctx.account_id, ctx.region, parsed[2]
             )
         if secret is None:
+            # Only a caller who may act on such a secret learns that it does not exist.
+            named = (
+                secret_id
+                if parsed is not None
+                else f"arn:aws:secretsmanager:{ctx.region}:{ctx.account_id}:secret:{secret_id}"
+            )
+            ctx.authorize(named, conditions={"secretsmanager:SecretId": secret_id})
             raise e.ResourceNotFoundException(_NOT_FOUND)
+        ctx.authorize(
+            secret.arn,
+            resource_policy=secret.resource_policy,
+            conditions={"secretsmanager:SecretId": secret.arn, **(conditions or {})},
+        )
         ctx.note_resource(SECRET_RESOURCE, secret.arn)
         if secret.deleted_date is not None and not allow_deleted:
             raise e.InvalidRequestException(_MARKED_FOR_DELETION)
         return secret
 
     def _find_primary(
-        self, ctx: RequestContext, secret_id: str, allow_deleted: bool = False
+        self,
+        ctx: RequestContext,
+        secret_id: str,
+        allow_deleted: bool = False,
+        conditions: Mapping[str, ContextValue] | None = None,
     ) -> Secret:
         """The secret a change names: replicas change only through their primary."""
-        secret = self._find(ctx, secret_id, allow_deleted)
+        secret = self._find(ctx, secret_id, allow_deleted, conditions)
         if secret.is_replica:
             raise e.InvalidParameterException(_ON_REPLICA)
         return secret
@@ -710,3 +750,10 @@ class SecretsManager:
         day = math.floor(self._clock.time() / _DAY) * _DAY
         if secret.last_accessed_date != day:
             ctx.when_recorded(lambda: self._secrets.note_access(secret.arn, day))
+
+
+def _request_keys(tags: list[dict[str, str]]) -> dict[str, ContextValue]:
+    """The condition keys of the tags a request sets: aws:RequestTag/<key> and aws:TagKeys."""
+    keys: dict[str, ContextValue] = {f"aws:RequestTag/{t['Key']}": t.get("Value", "") for t in tags}
+    keys["aws:TagKeys"] = [t["Key"] for t in tags]
+    return keys
