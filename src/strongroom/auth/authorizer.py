@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from strongroom.auth.principal import Principal
 from strongroom.iam.conditions import ContextValue
@@ -32,7 +32,7 @@ from strongroom.protocol.errors import AwsError, NamedError
 # Where IAM storage is read: the documents of a user's or role's identity-based policies
 # (inline, attached managed, and a user's groups'), and the user's tags.
 IdentityPolicies = Callable[[str, str, str], tuple[str, ...]]  # (account, "user"/"role", name)
-PrincipalTags = Callable[[str, str], Mapping[str, str]]  # (account, user name)
+PrincipalTags = Callable[[str, str, str], Mapping[str, str]]  # (account, "user"/"role", name)
 
 # AWS's managed policy of that name: everything, everywhere.
 ADMINISTRATOR_ACCESS = json.dumps(
@@ -65,36 +65,55 @@ class Authorizer:
         grant: bool = False,
         conditions: Mapping[str, ContextValue] | None = None,
     ) -> Decision:
-        principal = facts.principal
-        caller = AwsPrincipal(principal.account_id, principal.arn)
-        documents = self._identity_policies(principal.account_id, "user", principal.user_name)
+        principal, session = facts.principal, facts.principal.session
+        kind = "role" if principal.role_session else "user"
+        caller = AwsPrincipal(principal.account_id, principal.arn, principal.role_arn)
+        documents = self._identity_policies(principal.account_id, kind, principal.user_name)
         identity = [compile_document(d, PolicyKind.IDENTITY) for d in documents]
-        context = request_context({**self._global_keys(facts), **(conditions or {})})
+        session_policies = (
+            [compile_document(d, PolicyKind.IDENTITY) for d in session.policies]
+            if session is not None and session.policies is not None
+            else None
+        )
+        context = request_context({**self._global_keys(facts, kind), **(conditions or {})})
         return evaluate(
             Request(caller, action, resource, context),
             identity,
+            session_policies=session_policies,
             resource_policy=_resource(resource_policy),
             key_policy=_resource(key_policy),
             resource_account=resource_account,
             grant=grant,
         )
 
-    def _global_keys(self, facts: RequestFacts) -> dict[str, ContextValue]:
-        principal = facts.principal
+    def _global_keys(self, facts: RequestFacts, kind: str) -> dict[str, ContextValue]:
+        principal, session = facts.principal, facts.principal.session
         keys: dict[str, ContextValue] = {
             "aws:CurrentTime": facts.time,
             "aws:EpochTime": str(int(facts.time.timestamp())),
             "aws:SourceIp": facts.source_ip,
             "aws:SecureTransport": facts.secure_transport,
             "aws:RequestedRegion": facts.region,
-            "aws:PrincipalArn": principal.arn,
+            "aws:PrincipalArn": principal.role_arn or principal.arn,
             "aws:PrincipalAccount": principal.account_id,
-            "aws:PrincipalType": "User",
+            "aws:PrincipalType": "AssumedRole" if kind == "role" else "User",
             "aws:userid": principal.user_id,
-            "aws:username": principal.user_name,
-            # aws:MultiFactorAuthPresent is absent for long-term access keys, as in AWS.
         }
-        for key, value in self._principal_tags(principal.account_id, principal.user_name).items():
+        if kind == "user":
+            keys["aws:username"] = principal.user_name
+        tags = dict(self._principal_tags(principal.account_id, kind, principal.user_name))
+        if session is not None:
+            # Temporary credentials say whether MFA was used; long-term keys leave the key
+            # out altogether, as AWS does (hence the BoolIfExists idiom).
+            keys["aws:MultiFactorAuthPresent"] = session.mfa_authenticated
+            if session.mfa_authenticated_at is not None:
+                age = facts.time.timestamp() - session.mfa_authenticated_at
+                keys["aws:MultiFactorAuthAge"] = str(max(0, int(age)))
+            keys["aws:TokenIssueTime"] = datetime.fromtimestamp(session.issued_at, UTC)
+            if session.source_identity is not None:
+                keys["aws:SourceIdentity"] = session.source_identity
+            tags |= session.tags  # session tags win over the role's own
+        for key, value in tags.items():
             keys[f"aws:PrincipalTag/{key}"] = value
         return keys
 
@@ -110,13 +129,17 @@ class RequestFacts:
     time: datetime
 
 
+class PolicyDenial(NamedError):
+    """A call the policies refuse (not a resource that is missing or unusable)."""
+
+
 def denial(
     protocol: str, caller_arn: str, action: str, resource: str, decision: Decision
 ) -> AwsError:
     """The error a denied call gets, in its service's words."""
     assert decision.reason is not None
     code, status = _DENIALS.get(protocol, _DENIALS["json"])
-    return NamedError(
+    return PolicyDenial(
         code, access_denied_message(caller_arn, action, resource, decision.reason), status=status
     )
 

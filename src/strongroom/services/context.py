@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from strongroom.auth.authorizer import Authorizer, RequestFacts, denial
 from strongroom.auth.principal import Principal
 from strongroom.iam.conditions import ContextValue
-from strongroom.iam.evaluation import Decision
+from strongroom.iam.evaluation import ALLOWED, Decision
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,10 @@ class RequestContext:
     conditions: Mapping[str, ContextValue] = field(default_factory=dict)
     # How many decisions the call made: the dispatcher answers no call that made none.
     decisions: list[Decision] = field(default_factory=list)
+
+    def needs_no_permission(self) -> None:
+        """For the few calls no policy may refuse (sts:GetCallerIdentity, GetSessionToken)."""
+        self.decisions.append(ALLOWED)
 
     def authorize(
         self,

@@ -172,23 +172,26 @@ class AuditRepository:
     def _append_transaction(self) -> Iterator[Any]:
         """A driver cursor in a transaction on the appending connection, committed at the end.
         Any failure closes the connection (it may be broken); the next batch opens another.
-        The driver's OperationalError means storage does not answer, as everywhere else."""
-        if self._appender is None or self._appender_pid != os.getpid():
-            self._appender, self._appender_pid = self._engine.raw_connection(), os.getpid()
-        connection = self._appender
+        A connection that cannot be had or is lost means storage does not answer, as
+        everywhere else."""
         try:
-            cursor = connection.cursor()
+            if self._appender is None or self._appender_pid != os.getpid():
+                self._appender, self._appender_pid = self._engine.raw_connection(), os.getpid()
+            cursor = self._appender.cursor()
             try:
                 yield cursor
             finally:
                 cursor.close()
-            connection.commit()
+            self._appender.commit()
         except BaseException as error:
-            self._appender = None
-            with contextlib.suppress(Exception):
-                connection.invalidate()
-            if isinstance(error, self._engine.dialect.loaded_dbapi.OperationalError):
-                raise StorageUnavailable(str(error).strip().splitlines()[0]) from None
+            broken, self._appender = self._appender, None
+            if broken is not None:
+                with contextlib.suppress(Exception):
+                    broken.invalidate()
+            lost = (sa.exc.OperationalError, self._engine.dialect.loaded_dbapi.OperationalError)
+            if isinstance(error, lost):
+                cause = getattr(error, "orig", None) or error
+                raise StorageUnavailable(str(cause).strip().splitlines()[0]) from None
             raise
 
     def probe(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from strongroom.auth.authorizer import PolicyDenial
 from strongroom.barrier import aead, envelope
 from strongroom.barrier.barrier import Barrier
 from strongroom.clock import Clock
@@ -134,8 +135,9 @@ def _encryption_context(secret: Secret, version_id: str) -> dict[str, str]:
 
 
 def _kms_failure(error: AwsError, otherwise: AwsError) -> AwsError:
-    """A KMS refusal as Secrets Manager words it; any other KMS error as `otherwise`."""
-    if error.code == "AccessDeniedException":
+    """KMS's policies refusing the caller, as Secrets Manager words it; any other KMS error
+    (a deleted or disabled key among them) as `otherwise`."""
+    if isinstance(error, PolicyDenial):
         return e.AccessDeniedException("Access to KMS is not allowed")
     return otherwise
 
