@@ -6,8 +6,11 @@ every CLI output except the intended ones, and in a dump of its storage."""
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import os
+import struct
+import time
 
 import pytest
 from botocore.exceptions import ClientError
@@ -135,6 +138,46 @@ def secretsmanager_work(sm, replica_sm) -> dict[str, bytes]:
     return secrets
 
 
+def iam_work(iam, server) -> dict[str, bytes]:
+    """IAM calls handing out secrets (an access key, an MFA seed), using them and renaming
+    their user (which re-encrypts the key); returns the secrets."""
+    iam.create_user(UserName="log-user")
+    key = iam.create_access_key(UserName="log-user")["AccessKey"]
+    server.client(
+        "secretsmanager",
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+    ).list_secrets()
+    iam.update_user(UserName="log-user", NewUserName="log-user-renamed")
+    device = iam.create_virtual_mfa_device(VirtualMFADeviceName="log-phone")["VirtualMFADevice"]
+    seed, serial = device["Base32StringSeed"], device["SerialNumber"]
+    with pytest.raises(ClientError):  # wrong codes
+        enable_mfa(iam, serial, "000000", "000001")
+    enable_mfa(iam, serial, totp_code(seed, -1), totp_code(seed, 0))
+    return {
+        "new access key secret": key["SecretAccessKey"].encode(),
+        "MFA seed": seed,
+        "MFA seed bytes": base64.b32decode(seed),
+    }
+
+
+def enable_mfa(iam, serial: str, first: str, second: str) -> None:
+    iam.enable_mfa_device(
+        UserName="log-user-renamed",
+        SerialNumber=serial,
+        AuthenticationCode1=first,
+        AuthenticationCode2=second,
+    )
+
+
+def totp_code(seed_base32: bytes, steps_from_now: int) -> str:
+    """RFC 6238 (SHA-1, 30 s, 6 digits), written out here."""
+    step = int(time.time() // 30) + steps_from_now
+    digest = hmac.new(base64.b32decode(seed_base32), struct.pack(">Q", step), "sha1").digest()
+    offset = digest[19] & 0x0F
+    return f"{(int.from_bytes(digest[offset : offset + 4], 'big') & 0x7FFFFFFF) % 10**6:06d}"
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_no_secret_in_the_log_or_in_cli_output(make_server, backend):
     server = make_server(backend, "--log-level", "debug", start=False)
@@ -156,6 +199,7 @@ def test_no_secret_in_the_log_or_in_cli_output(make_server, backend):
     secrets |= secretsmanager_work(
         server.client("secretsmanager"), server.client("secretsmanager", region_name="eu-west-1")
     )
+    secrets |= iam_work(server.client("iam"), server)
     run("status", "status")
     run("seal", "seal")
     for share in shares[2:]:

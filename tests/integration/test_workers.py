@@ -113,3 +113,29 @@ def test_two_workers_serve_the_latest_secret_value(make_server):
             ]
             == "second"
         )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_inactive_access_key_is_refused_by_every_worker(make_server, backend):
+    server = make_server(backend, "--workers", "2")
+    iam = server.client("iam")
+    iam.create_user(UserName="worker-user")
+    key = iam.create_access_key(UserName="worker-user")["AccessKey"]
+
+    def own_client():  # new connections, spread over both workers
+        return server.client(
+            "kms",
+            aws_access_key_id=key["AccessKeyId"],
+            aws_secret_access_key=key["SecretAccessKey"],
+        )
+
+    for _ in range(10):  # both workers now hold the key in their caches
+        own_client().list_keys()
+    server.client("iam").update_access_key(
+        UserName="worker-user", AccessKeyId=key["AccessKeyId"], Status="Inactive"
+    )
+    time.sleep(PROPAGATION)
+    for _ in range(10):
+        with pytest.raises(ClientError) as refused:
+            own_client().list_keys()
+        assert refused.value.response["Error"]["Code"] == "UnrecognizedClientException"

@@ -26,9 +26,18 @@ from strongroom.services.context import ServiceEvent
 
 EVENT_VERSION = "1.11"
 # Members the models do not mark sensitive that must still stay out: bearer credentials
-# (grant tokens), and what applications log (PutLogEvents, TestMetricFilter), which may hold
-# patient data.
-_NEVER_RECORDED = frozenset({"GrantToken", "GrantTokens", "logEvents", "logEventMessages"})
+# (grant tokens, MFA one-time codes), and what applications log (PutLogEvents,
+# TestMetricFilter), which may hold patient data.
+_NEVER_RECORDED = frozenset(
+    {
+        "GrantToken",
+        "GrantTokens",
+        "AuthenticationCode1",
+        "AuthenticationCode2",
+        "logEvents",
+        "logEventMessages",
+    }
+)
 _READ_ONLY_PREFIXES = ("Get", "Head", "List", "Describe", "Lookup", "Filter", "Test", "Validate")
 _READ_ONLY_OPERATIONS = frozenset(
     {

@@ -15,6 +15,9 @@ from strongroom.storage.identity import AccessKeyRecord, IdentityRepository
 
 _INVALID_TOKEN = "The security token included in the request is invalid."  # noqa: S105
 _SECRET_CACHE_SIZE = 1024
+# Global services are signed for us-east-1 whatever Regions this server serves, and their calls
+# are recorded there, as CloudTrail records IAM's.
+_GLOBAL_SERVICES = {"iam": "us-east-1"}
 log = logging.getLogger("strongroom.auth")
 
 
@@ -43,18 +46,23 @@ class Authenticator:
     def authenticate(self, request: HttpRequest, service: str) -> tuple[Principal, str]:
         """Return the principal and the region the request is scoped to."""
         parsed = sigv4.parse_authorization(request)
-        sigv4.check_scope(parsed, self._wall_clock(), self._valid_regions, service)
+        home = _GLOBAL_SERVICES.get(service)
+        regions = self._valid_regions | {home} if home else self._valid_regions
+        now = self._wall_clock()
+        sigv4.check_scope(parsed, now, regions, service)
         record = self._identities.access_key(parsed.scope.access_key_id)
         if record is None or record.status != "Active":
             raise AuthFailure(FailureKind.UNKNOWN_KEY, _INVALID_TOKEN)
         sigv4.verify_signature(request, parsed, self._secret(record))
+        region = home or parsed.scope.region
+        self._identities.note_use(record.access_key_id, now.timestamp(), service, region)
         principal = Principal(
             account_id=record.account_id,
             user_name=record.user_name,
             user_id=record.user_id,
             access_key_id=record.access_key_id,
         )
-        return principal, parsed.scope.region
+        return principal, region
 
     def account_of(self, access_key_id: str) -> str | None:
         """The account an access key belongs to, if it exists: a failed attempt with it is

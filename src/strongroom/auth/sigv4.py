@@ -36,6 +36,7 @@ class FailureKind(enum.Enum):
     INCOMPLETE = "incomplete"  # malformed Authorization header or missing date
     UNKNOWN_KEY = "unknown_key"  # access key id not known or not active
     BAD_SIGNATURE = "bad_signature"  # signature, scope or time is wrong
+    EXPIRED_TOKEN = "expired_token"  # temporary credentials past their expiration  # noqa: S105
     # S3 only: the x-amz-content-sha256 header is absent, not a hash, or not the body's hash.
     PAYLOAD_HASH_MISSING = "payload_hash_missing"
     PAYLOAD_HASH_INVALID = "payload_hash_invalid"

@@ -89,6 +89,7 @@ class MalformedPolicy(ValueError):
 class PolicyKind(Enum):
     IDENTITY = "identity"  # attached to users, groups and roles: never names a principal
     RESOURCE = "resource"  # attached to a secret, key, topic...: always names one
+    TRUST = "trust"  # a role's trust policy: names a principal, never a resource
 
 
 # Principal type ("AWS", "Service", ...) to the principals named; "*" alone is {"AWS": ("*",)}.
@@ -166,11 +167,15 @@ def _statement(raw: object, kind: PolicyKind) -> Statement:
         raise MalformedPolicy("Policy document should not specify a principal.")
     if kind is PolicyKind.RESOURCE and principal is None and not_principal is None:
         raise MalformedPolicy("Policy statement must contain a principal.")
+    if kind is PolicyKind.TRUST and principal is None and not_principal is None:
+        raise MalformedPolicy("Missing required field Principal")
     action, not_action = _one_of(raw, "Action", "NotAction", _actions)
     if action is None and not_action is None:
         raise MalformedPolicy("Policy statement must contain actions.")
+    if kind is PolicyKind.TRUST:
+        _check_trust(raw, action or not_action or ())
     resource, not_resource = _one_of(raw, "Resource", "NotResource", _strings)
-    if resource is None and not_resource is None:
+    if resource is None and not_resource is None and kind is not PolicyKind.TRUST:
         raise MalformedPolicy("Policy statement must contain resources.")
     return Statement(
         sid=sid,
@@ -183,6 +188,15 @@ def _statement(raw: object, kind: PolicyKind) -> Statement:
         not_resource=not_resource,
         condition=_conditions(raw.get("Condition", {})),
     )
+
+
+def _check_trust(raw: dict[str, object], actions: tuple[str, ...]) -> None:
+    """A trust policy governs assuming its role: STS actions only, and no resource (the
+    role is the resource)."""
+    if "Resource" in raw or "NotResource" in raw:
+        raise MalformedPolicy("Has prohibited field Resource")
+    if not all(a == "*" or a.lower().startswith("sts:") for a in actions):
+        raise MalformedPolicy("AssumeRole policy may only specify STS AssumeRole actions.")
 
 
 def _one_of(

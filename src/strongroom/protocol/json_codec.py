@@ -24,6 +24,7 @@ _AUTH_ERRORS = {
     FailureKind.INCOMPLETE: "IncompleteSignatureException",
     FailureKind.UNKNOWN_KEY: "UnrecognizedClientException",
     FailureKind.BAD_SIGNATURE: "InvalidSignatureException",
+    FailureKind.EXPIRED_TOKEN: "ExpiredTokenException",
 }
 # A JSON escape of a UTF-16 surrogate; only bodies containing one can hold a lone surrogate.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")

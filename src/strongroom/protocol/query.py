@@ -37,6 +37,7 @@ _AUTH_ERRORS: dict[FailureKind, tuple[str, int]] = {
     FailureKind.INCOMPLETE: ("IncompleteSignature", 400),
     FailureKind.UNKNOWN_KEY: ("InvalidClientTokenId", 403),
     FailureKind.BAD_SIGNATURE: ("SignatureDoesNotMatch", 403),
+    FailureKind.EXPIRED_TOKEN: ("ExpiredToken", 403),
 }
 # The dispatcher's own errors, in the query services' words.
 _ERROR_CODES = {

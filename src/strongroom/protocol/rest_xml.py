@@ -36,6 +36,7 @@ _AUTH_ERRORS: dict[FailureKind, tuple[str, int, str | None]] = {
         "The AWS Access Key Id you provided does not exist in our records.",
     ),
     FailureKind.BAD_SIGNATURE: ("SignatureDoesNotMatch", 403, None),
+    FailureKind.EXPIRED_TOKEN: ("ExpiredToken", 400, "The provided token has expired."),
     FailureKind.PAYLOAD_HASH_MISSING: ("InvalidRequest", 400, None),
     FailureKind.PAYLOAD_HASH_INVALID: ("InvalidArgument", 400, None),
     FailureKind.PAYLOAD_HASH_MISMATCH: ("XAmzContentSHA256Mismatch", 400, None),

@@ -43,6 +43,7 @@ access_keys = sa.Table(
     sa.Column("secret_blob", sa.LargeBinary, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+    sa.Index("ix_access_keys_user", "user_id"),  # ListAccessKeys
 )
 
 # Key ids in storage: a key id, or for a multi-Region key "mrk-...:region" (one row per Region).
@@ -371,6 +372,164 @@ logs_tags = sa.Table(
     sa.Column("group_id", LOGS_ID, sa.ForeignKey("logs_groups.id"), primary_key=True),
     sa.Column("tag_key", sa.String(128), primary_key=True),
     sa.Column("tag_value", sa.String(256), nullable=False),
+)
+
+# IAM (global: no Region). Users, groups, roles and managed policies are keyed by their ids;
+# `name_key` is the lower-cased name, unique in an account (IAM names ignore case). Names sort
+# by code point ("C" collation on PostgreSQL, as SQLite compares). Nothing here is secret but
+# the MFA seeds, held as barrier ciphertext; access keys live in `access_keys`.
+IAM_ID = sa.String(32)
+IAM_NAME = sa.String(128).with_variant(sa.String(128, collation="C"), "postgresql")
+IAM_TEXT = sa.String(2048).with_variant(sa.String(2048, collation="C"), "postgresql")
+
+iam_users = sa.Table(
+    "iam_users",
+    metadata,
+    sa.Column("user_id", IAM_ID, primary_key=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("name", IAM_NAME, nullable=False),
+    sa.Column("name_key", IAM_NAME, nullable=False),
+    sa.Column("path", IAM_TEXT, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.UniqueConstraint("account_id", "name_key", name="uq_iam_users_name"),
+)
+
+iam_groups = sa.Table(
+    "iam_groups",
+    metadata,
+    sa.Column("group_id", IAM_ID, primary_key=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("name", IAM_NAME, nullable=False),
+    sa.Column("name_key", IAM_NAME, nullable=False),
+    sa.Column("path", IAM_TEXT, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.UniqueConstraint("account_id", "name_key", name="uq_iam_groups_name"),
+)
+
+iam_roles = sa.Table(
+    "iam_roles",
+    metadata,
+    sa.Column("role_id", IAM_ID, primary_key=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("name", IAM_NAME, nullable=False),
+    sa.Column("name_key", IAM_NAME, nullable=False),
+    sa.Column("path", IAM_TEXT, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("trust_policy", sa.Text, nullable=False),
+    sa.Column("max_session_duration", sa.Integer, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.UniqueConstraint("account_id", "name_key", name="uq_iam_roles_name"),
+)
+
+# Customer managed policies (AWS managed ones are data: services/iam/managed_policies.py).
+iam_policies = sa.Table(
+    "iam_policies",
+    metadata,
+    sa.Column("policy_id", IAM_ID, primary_key=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("name", IAM_NAME, nullable=False),
+    sa.Column("name_key", IAM_NAME, nullable=False),
+    sa.Column("path", IAM_TEXT, nullable=False),
+    sa.Column("arn", IAM_TEXT, nullable=False, unique=True),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("default_version", sa.String(32), nullable=False),
+    sa.Column("last_version", sa.Integer, nullable=False),  # version numbers handed out
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("updated", sa.Float, nullable=False),
+    sa.UniqueConstraint("account_id", "name_key", name="uq_iam_policies_name"),
+)
+
+iam_policy_versions = sa.Table(
+    "iam_policy_versions",
+    metadata,
+    sa.Column("policy_id", IAM_ID, sa.ForeignKey("iam_policies.policy_id"), primary_key=True),
+    sa.Column("version_id", sa.String(32), primary_key=True),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+)
+
+# Managed policies attached to users, groups and roles (by the entity's id: renames keep them).
+iam_attachments = sa.Table(
+    "iam_attachments",
+    metadata,
+    sa.Column("entity_id", IAM_ID, primary_key=True),
+    sa.Column("policy_arn", IAM_TEXT, primary_key=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("entity_kind", sa.String(8), nullable=False),  # user, group, role
+    sa.Column("attached", sa.Float, nullable=False),
+    sa.Index("ix_iam_attachments_policy", "account_id", "policy_arn"),
+)
+
+# Inline policies of users, groups and roles, by the owner's id.
+iam_inline_policies = sa.Table(
+    "iam_inline_policies",
+    metadata,
+    sa.Column("owner_id", IAM_ID, primary_key=True),
+    sa.Column("policy_name", IAM_NAME, primary_key=True),
+    sa.Column("document", sa.Text, nullable=False),
+)
+
+iam_group_members = sa.Table(
+    "iam_group_members",
+    metadata,
+    sa.Column("group_id", IAM_ID, sa.ForeignKey("iam_groups.group_id"), primary_key=True),
+    sa.Column("user_id", IAM_ID, sa.ForeignKey("iam_users.user_id"), primary_key=True),
+    sa.Column("added", sa.Float, nullable=False),
+    sa.Index("ix_iam_group_members_user", "user_id"),
+)
+
+# Tags of users, roles, managed policies (by id) and MFA devices (by serial number).
+iam_tags = sa.Table(
+    "iam_tags",
+    metadata,
+    sa.Column("owner_id", sa.String(256), primary_key=True),
+    sa.Column("tag_key", sa.String(128), primary_key=True),
+    sa.Column("tag_value", sa.String(256), nullable=False),
+)
+
+# Virtual MFA devices: the TOTP seed as barrier ciphertext only. `last_step` is the newest
+# time step whose code was accepted: no code is accepted twice.
+iam_mfa_devices = sa.Table(
+    "iam_mfa_devices",
+    metadata,
+    sa.Column("serial_number", sa.String(256), primary_key=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("path", IAM_TEXT, nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("seed_blob", sa.LargeBinary, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("user_id", IAM_ID, nullable=True),  # set while enabled (assigned)
+    sa.Column("enabled", sa.Float, nullable=True),
+    sa.Column("last_step", sa.BigInteger, nullable=True),
+    sa.Index("ix_iam_mfa_devices_account", "account_id"),
+    sa.Index("ix_iam_mfa_devices_user", "user_id"),
+)
+
+# When each access key was last used, for which service and Region (GetAccessKeyLastUsed):
+# noted off the request path, stored coalesced.
+iam_access_key_usage = sa.Table(
+    "iam_access_key_usage",
+    metadata,
+    sa.Column("access_key_id", sa.String(128), primary_key=True),
+    sa.Column("used_at", sa.Float, nullable=False),
+    sa.Column("service", sa.String(64), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+)
+
+# The IAM tables a dev reset empties (it then restores the bootstrap administrator).
+IAM_TABLES = (
+    iam_access_key_usage,
+    iam_mfa_devices,
+    iam_tags,
+    iam_group_members,
+    iam_inline_policies,
+    iam_attachments,
+    iam_policy_versions,
+    iam_policies,
+    iam_roles,
+    iam_groups,
+    iam_users,
 )
 
 # What `--dev` reset wipes: every service's resources, children before parents. Accounts,

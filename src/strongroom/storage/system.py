@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from strongroom.storage.changes import SEAL, ChangeFeed
+from strongroom.storage.iam import restore_administrators
 from strongroom.storage.identity import AccessKeyRecord
 from strongroom.storage.schema import SERVICE_TABLES, access_keys, accounts, system_state
 
@@ -37,8 +38,9 @@ class SystemStateRepository:
     def initialize(
         self, values: dict[str, bytes], account_id: str, admin_key: AccessKeyRecord, now: float
     ) -> bool:
-        """First start, in one transaction: barrier state, the account and its administrator's
-        access key. False (and nothing written) when another node got there first."""
+        """First start, in one transaction: barrier state, the account, its administrator (an
+        IAM user with AdministratorAccess) and the administrator's access key. False (and
+        nothing written) when another node got there first."""
         try:
             with self._engine.begin() as connection:
                 connection.execute(
@@ -50,6 +52,8 @@ class SystemStateRepository:
                 connection.execute(
                     sa.insert(access_keys).values(**asdict(admin_key), created_at=now)
                 )
+                # The administrator is an IAM user, with AdministratorAccess.
+                restore_administrators(connection, now)
         except sa.exc.IntegrityError:
             return False
         return True
