@@ -16,7 +16,7 @@ from strongroom.audit.log_group import AuditEvents
 from strongroom.audit.trail import AuditTrail
 from strongroom.audit.writer import AuditWriter
 from strongroom.auth.authenticator import Authenticator
-from strongroom.auth.authorizer import ADMINISTRATOR_ACCESS, Authorizer
+from strongroom.auth.authorizer import Authorizer
 from strongroom.auth.principal import Principal
 from strongroom.auth.targets import cloudtrail_target, iam_target, logs_target, s3_target
 from strongroom.barrier import seals
@@ -38,6 +38,7 @@ from strongroom.services.s3 import errors as s3_errors
 from strongroom.services.s3.service import S3
 from strongroom.services.secretsmanager import model as sm_model
 from strongroom.services.secretsmanager.service import SecretsManager
+from strongroom.services.sts.service import STS
 from strongroom.storage import changes, system
 from strongroom.storage.audit import AuditRepository
 from strongroom.storage.changes import ChangeFeed
@@ -94,7 +95,9 @@ class Core:
             self.trail.record_service_event,
         )
         self._identities = IdentityRepository(engine, self._changes)
-        self.authenticator = Authenticator(self._identities, self.barrier, regions, wall_clock)
+        self.authenticator = Authenticator(
+            self._identities, self.barrier, regions, wall_clock, self.clock.time
+        )
         self.iam_repository = IamRepository(engine, self._changes)
         self.iam = IAM(self.iam_repository, self.barrier, self.clock)
         self.secrets = SecretsManager(
@@ -132,6 +135,10 @@ class Core:
                     ),
                     ServiceEndpoint(load_model("iam"), self.iam, target=iam_target),
                     ServiceEndpoint(
+                        load_model("sts"),
+                        STS(self.iam_repository, self.iam.verify_totp, self.barrier, self.clock),
+                    ),
+                    ServiceEndpoint(
                         load_model("cloudtrail"),
                         CloudTrail(
                             self.trail,
@@ -164,11 +171,17 @@ class Core:
             self.clock,
             (settings.account_id, settings.region),
             regions,
-            # Until IAM users and roles are stored, every access key is an account's bootstrap
-            # administrator's, whose one policy is AdministratorAccess: what can still deny it
-            # are the resources' own policies (secret policies, key policies).
-            Authorizer(lambda *_: (ADMINISTRATOR_ACCESS,), lambda *_: {}),
+            Authorizer(self.iam_repository.identity_policies, self._principal_tags),
         )
+
+    def _principal_tags(self, account_id: str, kind: str, name: str) -> dict[str, str]:
+        """The tags of the user or role a request comes from (aws:PrincipalTag/*)."""
+        entity = (
+            self.iam_repository.role(account_id, name)
+            if kind == "role"
+            else self.iam_repository.user(account_id, name)
+        )
+        return entity.tags if entity is not None else {}
 
     # Seal and unseal
 

@@ -38,8 +38,8 @@ from tests.support.server import DEV_ACCESS_KEY_ID, REGION, Server
 from tests.support.storage import leaked
 
 # Every service the server may speak; the ones a server must speak today.
-CANDIDATE_SERVICES = ["kms", "secretsmanager", "cloudtrail", "logs", "s3", "iam"]
-REQUIRED_SERVICES = {"kms", "secretsmanager", "cloudtrail", "iam"}
+CANDIDATE_SERVICES = ["kms", "secretsmanager", "cloudtrail", "logs", "s3", "iam", "sts"]
+REQUIRED_SERVICES = {"kms", "secretsmanager", "cloudtrail", "iam", "sts"}
 UNKNOWN_SERVICE = "The requested service or operation is not known."
 OTHER_REGION = "eu-west-1"
 USER_AGENT_MARK = "strongroom-audit-test/1.0"

@@ -596,6 +596,17 @@ def test_access_key_signs_until_inactive_or_deleted(iam, dev_server, user):
     never = iam.get_access_key_last_used(AccessKeyId=key_id)
     assert never["UserName"] == user
     assert never["AccessKeyLastUsed"] == {"ServiceName": "N/A", "Region": "N/A"}
+    # What the user may do: list secrets and read itself.
+    may = {
+        "Effect": "Allow",
+        "Action": ["secretsmanager:ListSecrets", "iam:GetUser"],
+        "Resource": "*",
+    }
+    iam.put_user_policy(
+        UserName=user,
+        PolicyName="list",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [may]}),
+    )
     config = Config(retries={"max_attempts": 1})
     secrets = dev_server.client(
         "secretsmanager", aws_access_key_id=key_id, aws_secret_access_key=secret, config=config
@@ -646,8 +657,15 @@ def test_at_most_two_access_keys_per_user(iam, user):
         iam.update_access_key(UserName=other, AccessKeyId=first, Status="Inactive")
 
 
+def allow_to(iam: Any, user: str, *actions: str) -> None:
+    statement = {"Effect": "Allow", "Action": list(actions), "Resource": "*"}
+    document = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    iam.put_user_policy(UserName=user, PolicyName="allowed", PolicyDocument=document)
+
+
 def test_a_renamed_user_keeps_its_access_keys(iam, dev_server, user):
     key = iam.create_access_key(UserName=user)["AccessKey"]
+    allow_to(iam, user, "iam:GetUser")  # its policies go with it too
     renamed = unique("renamed")
     iam.update_user(UserName=user, NewUserName=renamed)
     own = dev_server.client(

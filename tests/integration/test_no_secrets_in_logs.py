@@ -142,11 +142,22 @@ def iam_work(iam, server) -> dict[str, bytes]:
     """IAM calls handing out secrets (an access key, an MFA seed), using them and renaming
     their user (which re-encrypts the key); returns the secrets."""
     iam.create_user(UserName="log-user")
+    may_list = {"Effect": "Allow", "Action": "secretsmanager:ListSecrets", "Resource": "*"}
+    iam.put_user_policy(
+        UserName="log-user",
+        PolicyName="list",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [may_list]}),
+    )
     key = iam.create_access_key(UserName="log-user")["AccessKey"]
+    own = {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]}
+    server.client("secretsmanager", **own).list_secrets()
+    # Temporary credentials: their secret and session token are secrets too.
+    session = server.client("sts", **own).get_session_token()["Credentials"]
     server.client(
         "secretsmanager",
-        aws_access_key_id=key["AccessKeyId"],
-        aws_secret_access_key=key["SecretAccessKey"],
+        aws_access_key_id=session["AccessKeyId"],
+        aws_secret_access_key=session["SecretAccessKey"],
+        aws_session_token=session["SessionToken"],
     ).list_secrets()
     iam.update_user(UserName="log-user", NewUserName="log-user-renamed")
     device = iam.create_virtual_mfa_device(VirtualMFADeviceName="log-phone")["VirtualMFADevice"]
@@ -156,6 +167,8 @@ def iam_work(iam, server) -> dict[str, bytes]:
     enable_mfa(iam, serial, totp_code(seed, -1), totp_code(seed, 0))
     return {
         "new access key secret": key["SecretAccessKey"].encode(),
+        "session secret": session["SecretAccessKey"].encode(),
+        "session token": session["SessionToken"].encode(),
         "MFA seed": seed,
         "MFA seed bytes": base64.b32decode(seed),
     }

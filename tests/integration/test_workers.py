@@ -3,6 +3,7 @@ seal through storage within the change-counter poll interval (100 ms)."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -120,6 +121,12 @@ def test_an_inactive_access_key_is_refused_by_every_worker(make_server, backend)
     server = make_server(backend, "--workers", "2")
     iam = server.client("iam")
     iam.create_user(UserName="worker-user")
+    may_list = {"Effect": "Allow", "Action": "kms:ListKeys", "Resource": "*"}
+    iam.put_user_policy(
+        UserName="worker-user",
+        PolicyName="list-keys",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [may_list]}),
+    )
     key = iam.create_access_key(UserName="worker-user")["AccessKey"]
 
     def own_client():  # new connections, spread over both workers

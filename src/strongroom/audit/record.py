@@ -26,7 +26,7 @@ from strongroom.services.context import ServiceEvent
 
 EVENT_VERSION = "1.11"
 # Members the models do not mark sensitive that must still stay out: bearer credentials
-# (grant tokens, MFA one-time codes), and what applications log (PutLogEvents,
+# (grant tokens, MFA one-time codes, STS session tokens), and what applications log (PutLogEvents,
 # TestMetricFilter), which may hold patient data.
 _NEVER_RECORDED = frozenset(
     {
@@ -34,6 +34,8 @@ _NEVER_RECORDED = frozenset(
         "GrantTokens",
         "AuthenticationCode1",
         "AuthenticationCode2",
+        "TokenCode",
+        "SessionToken",
         "logEvents",
         "logEventMessages",
     }
@@ -258,14 +260,36 @@ def _user_identity(call: Call) -> dict[str, Any]:
         if call.access_key_id:
             identity["accessKeyId"] = call.access_key_id
         return identity
-    return {
-        "type": "IAMUser",
+    session = principal.session
+    identity = {
+        "type": "AssumedRole" if principal.role_session else "IAMUser",
         "principalId": principal.user_id,
         "arn": principal.arn,
         "accountId": principal.account_id,
         "accessKeyId": principal.access_key_id,
-        "userName": principal.user_name,
     }
+    if session is None:
+        return identity | {"userName": principal.user_name}
+    # Temporary credentials: CloudTrail's sessionContext says when and how they were issued.
+    context: dict[str, Any] = {
+        "attributes": {
+            "creationDate": event_time_text(session.issued_at),
+            "mfaAuthenticated": "true" if session.mfa_authenticated else "false",
+        }
+    }
+    if session.role_name is not None:
+        context["sessionIssuer"] = {
+            "type": "Role",
+            "principalId": session.role_id,
+            "arn": session.role_arn,
+            "accountId": principal.account_id,
+            "userName": session.role_name,
+        }
+    else:
+        identity["userName"] = principal.user_name
+    if session.source_identity is not None:
+        context["sourceIdentity"] = session.source_identity
+    return identity | {"sessionContext": context}
 
 
 def _recorded(shape: Shape | None, value: Any) -> Any:

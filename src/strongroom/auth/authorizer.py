@@ -9,7 +9,6 @@ operation made no decision, so no operation can skip the check by omission.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,11 +33,6 @@ from strongroom.protocol.errors import AwsError, NamedError
 IdentityPolicies = Callable[[str, str, str], tuple[str, ...]]  # (account, "user"/"role", name)
 PrincipalTags = Callable[[str, str, str], Mapping[str, str]]  # (account, "user"/"role", name)
 
-# AWS's managed policy of that name: everything, everywhere.
-ADMINISTRATOR_ACCESS = json.dumps(
-    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-)
-
 # How each wire protocol's services say "denied": JSON services with AccessDeniedException
 # (400), the query and rest-xml services (IAM, STS, S3) with AccessDenied (403).
 _DENIALS = {
@@ -61,10 +55,13 @@ class Authorizer:
         *,
         resource_policy: str | None = None,
         key_policy: str | None = None,
+        trust_policy: str | None = None,
         resource_account: str | None = None,
         grant: bool = False,
         conditions: Mapping[str, ContextValue] | None = None,
     ) -> Decision:
+        """`trust_policy`: a role's, which decides sts:AssumeRole as a key policy decides KMS
+        calls."""
         principal, session = facts.principal, facts.principal.session
         kind = "role" if principal.role_session else "user"
         caller = AwsPrincipal(principal.account_id, principal.arn, principal.role_arn)
@@ -81,7 +78,13 @@ class Authorizer:
             identity,
             session_policies=session_policies,
             resource_policy=_resource(resource_policy),
-            key_policy=_resource(key_policy),
+            # A trust policy, like a key policy, must itself allow: naming the account lets
+            # the caller's own policies decide, naming the caller suffices.
+            key_policy=(
+                compile_document(trust_policy, PolicyKind.TRUST)
+                if trust_policy
+                else _resource(key_policy)
+            ),
             resource_account=resource_account,
             grant=grant,
         )

@@ -194,6 +194,8 @@ def compile_document(document: str, kind: PolicyKind) -> CompiledPolicy:
     A cache hit costs a hash of the text: callers holding the same str objects pay it once."""
     if kind is _IDENTITY:
         return _compile_identity_document(document)
+    if kind is PolicyKind.TRUST:
+        return _compile_trust_document(document)
     return _compile_resource_document(document)
 
 
@@ -206,6 +208,11 @@ def _compile_identity_document(document: str) -> CompiledPolicy:
 @lru_cache(maxsize=1024)
 def _compile_resource_document(document: str) -> CompiledPolicy:
     return compile_policy(parse(document, PolicyKind.RESOURCE))
+
+
+@lru_cache(maxsize=1024)
+def _compile_trust_document(document: str) -> CompiledPolicy:
+    return compile_policy(parse(document, PolicyKind.TRUST))
 
 
 def _compile_statement(statement: Statement, variables: bool) -> CompiledStatement | None:

@@ -169,7 +169,10 @@ class Dispatcher:
         try:
             service = parse_authorization(request.http).scope.service
         except AuthFailure:
-            return None, ""
+            # Unsigned: a query service's call names its operation (STS's
+            # AssumeRoleWithWebIdentity is unsigned by design), which tells the service.
+            action = query.operation_name(None, request.http)
+            return self._registry.by_query_action(action), action
         endpoint = self._registry.by_signing_name(service)
         if endpoint is None or endpoint.model.metadata["protocol"] == "json":
             return endpoint, ""

@@ -67,7 +67,7 @@ class MalformedInput(AwsError):
 # Requests
 
 
-def operation_name(model: ServiceModel, request: HttpRequest) -> str:
+def operation_name(model: ServiceModel | None, request: HttpRequest) -> str:
     """The form's Action ("" when there is none; the dispatcher then answers InvalidAction)."""
     # Scanned rather than parsed: this runs before any check, on bodies of any size.
     for pair in _raw_pairs(request):

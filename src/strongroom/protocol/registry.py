@@ -65,9 +65,19 @@ class Registry:
             if "targetPrefix" in e.model.metadata
         }
         self._by_signing_name = {e.signing_name: e for e in endpoints}
+        self._by_query_action = {
+            name: e
+            for e in endpoints
+            if e.model.metadata["protocol"] == "query"
+            for name in e.model.operation_names
+        }
 
     def by_target_prefix(self, prefix: str) -> ServiceEndpoint | None:
         return self._by_target_prefix.get(prefix)
 
     def by_signing_name(self, name: str) -> ServiceEndpoint | None:
         return self._by_signing_name.get(name)
+
+    def by_query_action(self, action: str) -> ServiceEndpoint | None:
+        """The query-protocol service with an operation of that name (for unsigned calls)."""
+        return self._by_query_action.get(action)
