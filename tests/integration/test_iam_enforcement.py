@@ -249,3 +249,31 @@ def test_a_forged_or_altered_session_token_is_refused(dev_server):
     for bad in ({"SessionToken": altered}, {"AccessKeyId": "ASIA" + "A" * 16}):
         forged = client_as(dev_server, "secretsmanager", credentials | bad)
         denied(forged.list_secrets, "UnrecognizedClientException")
+
+
+def team_tag(team: str) -> dict[str, str]:
+    return {"Key": "team", "Value": team}
+
+
+def test_attribute_based_access_matches_principal_and_resource_tags(dev_server, iam, sm):
+    """AWS's ABAC example: a user reads the secrets tagged with its own team."""
+    same_team = allow(
+        "secretsmanager:GetSecretValue",
+        StringEquals={"secretsmanager:ResourceTag/team": "${aws:PrincipalTag/team}"},
+    )
+    name, key = new_user(iam, same_team)
+    iam.tag_user(UserName=name, Tags=[team_tag("cardiology")])
+    tag = uuid.uuid4().hex[:8]
+    ours, theirs = f"abac/ours-{tag}", f"abac/theirs-{tag}"
+    sm.create_secret(Name=ours, SecretString="ours", Tags=[{"Key": "team", "Value": "cardiology"}])
+    sm.create_secret(
+        Name=theirs, SecretString="theirs", Tags=[{"Key": "team", "Value": "oncology"}]
+    )
+    reader = client_as(dev_server, "secretsmanager", key)
+    assert reader.get_secret_value(SecretId=ours)["SecretString"] == "ours"
+    denied(reader.get_secret_value, SecretId=theirs)
+    # Tags are read at every call: moving the secret to the team opens it at once.
+    sm.tag_resource(SecretId=theirs, Tags=[team_tag("cardiology")])
+    assert reader.get_secret_value(SecretId=theirs)["SecretString"] == "theirs"
+    iam.tag_user(UserName=name, Tags=[team_tag("oncology")])
+    denied(reader.get_secret_value, SecretId=ours)

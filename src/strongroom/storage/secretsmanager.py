@@ -160,6 +160,7 @@ class SecretsRepository:
         self._by_arn = changes.new_cache()
         self._stages = changes.new_cache()
         self._versions = changes.new_cache()
+        self._tags = changes.new_cache()  # read by every authorization (ResourceTag keys)
         self._writers = WriterQueue(engine)
         self._accessed: dict[str, float] = {}  # secret ARN: the day this process noted
         self._access_writer = CoalescingWriter("sm-last-accessed", self._store_access)
@@ -322,8 +323,11 @@ class SecretsRepository:
         return dict(self._changes.cached(self._stages, arn, load))  # a copy: the cache stays
 
     def tags(self, arn: str) -> dict[str, str]:
-        with self._engine.connect() as connection:
-            return SecretTransaction(connection, arn).tags()
+        def load() -> dict[str, str]:
+            with self._engine.connect() as connection:
+                return SecretTransaction(connection, arn).tags()
+
+        return dict(self._changes.cached(self._tags, arn, load))  # a copy: the cache stays
 
     def note_access(self, arn: str, day: float) -> None:
         """Record that a secret was read on `day` (LastAccessedDate has day granularity), off

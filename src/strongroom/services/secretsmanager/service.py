@@ -645,10 +645,13 @@ class SecretsManager:
             )
             ctx.authorize(named, conditions={"secretsmanager:SecretId": secret_id})
             raise e.ResourceNotFoundException(_NOT_FOUND)
+        keys: dict[str, ContextValue] = {"secretsmanager:SecretId": secret.arn}
+        for key, value in self._secrets.tags(secret.arn).items():
+            keys[f"secretsmanager:ResourceTag/{key}"] = keys[f"aws:ResourceTag/{key}"] = value
         ctx.authorize(
             secret.arn,
             resource_policy=secret.resource_policy,
-            conditions={"secretsmanager:SecretId": secret.arn, **(conditions or {})},
+            conditions=keys | dict(conditions or {}),
         )
         ctx.note_resource(SECRET_RESOURCE, secret.arn)
         if secret.deleted_date is not None and not allow_deleted:
