@@ -286,3 +286,30 @@ def test_create_grant_condition_keys(kms):
     grantee = f"arn:aws:iam::{ACCOUNT}:role/reader"
     kms.create_grant(KeyId=key, GranteePrincipal=grantee, Operations=["Encrypt"])
     denied(kms.create_grant, KeyId=key, GranteePrincipal=grantee, Operations=["Decrypt"])
+
+
+def test_version_stage_is_a_condition_key(sm):
+    name = new_secret(sm)
+    sm.put_secret_value(SecretId=name, SecretString="newer")
+    no_previous = deny("secretsmanager:GetSecretValue")
+    no_previous["Condition"] = {"StringEquals": {"secretsmanager:VersionStage": "AWSPREVIOUS"}}
+    sm.put_resource_policy(SecretId=name, ResourcePolicy=secret_policy(no_previous))
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == "newer"
+    assert sm.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")["SecretString"] == "newer"
+    denied(sm.get_secret_value, SecretId=name, VersionStage="AWSPREVIOUS")
+
+
+def test_the_key_spec_of_an_existing_key_is_a_condition_key(kms):
+    no_rsa_key_use = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "kms:Encrypt",
+        "Resource": "*",
+        "Condition": {"StringLike": {"kms:KeySpec": "RSA_*"}},
+    }
+    symmetric = kms.create_key(Policy=key_policy(no_rsa_key_use))["KeyMetadata"]["Arn"]
+    kms.encrypt(KeyId=symmetric, Plaintext=b"x")
+    rsa = kms.create_key(
+        KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT", Policy=key_policy(no_rsa_key_use)
+    )["KeyMetadata"]["Arn"]
+    denied(kms.encrypt, KeyId=rsa, Plaintext=b"x", EncryptionAlgorithm="RSAES_OAEP_SHA_256")

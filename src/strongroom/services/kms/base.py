@@ -298,7 +298,14 @@ class KmsBase:
         """The key policy decides, with the IAM policies it lets decide; a grant to the caller
         for this operation is one more way in (explicit denies still win). Grants are read
         only when the policies alone would refuse: the common call reads none."""
-        conditions = {"kms:CallerAccount": ctx.account_id}
+        conditions: dict[str, ContextValue] = {
+            "kms:CallerAccount": ctx.account_id,
+            "kms:KeySpec": key.key_spec,
+            "kms:KeyUsage": key.key_usage,
+            "kms:KeyOrigin": key.origin,
+            "kms:KeyManager": key.key_manager,
+            "kms:MultiRegion": key.multi_region,
+        }
         try:
             ctx.authorize(key.arn, key_policy=key.policy, conditions=conditions)
         except AwsError:

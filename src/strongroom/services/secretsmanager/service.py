@@ -376,7 +376,12 @@ class SecretsManager:
         VersionStage: str | None = None,
     ) -> dict[str, Any]:
         rules.refuse_nul(VersionId=VersionId, VersionStage=VersionStage)
-        secret = self._find(ctx, SecretId)
+        asked: dict[str, ContextValue] = {}
+        if VersionId is not None:
+            asked["secretsmanager:VersionId"] = VersionId
+        if VersionStage is not None:
+            asked["secretsmanager:VersionStage"] = VersionStage
+        secret = self._find(ctx, SecretId, conditions=asked)
         stages = self._secrets.stages(secret.arn)
         version_id = VersionId or stages.get(VersionStage or AWSCURRENT)
         version = self._secrets.version(secret.arn, version_id) if version_id else None
