@@ -65,7 +65,7 @@ def _write_private_file(path: Path, data: bytes) -> Path:
     return temporary
 
 
-def _credentials_text(access_key_id: str, secret: str) -> bytes:
+def credentials_text(access_key_id: str, secret: str) -> bytes:
     text = f"[default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret}\n"
     return text.encode()
 
@@ -106,7 +106,7 @@ def initialize(
     else:
         access_key_id, secret = new_access_key()
         temporary = _write_private_file(
-            settings.credentials_file, _credentials_text(access_key_id, secret)
+            settings.credentials_file, credentials_text(access_key_id, secret)
         )
         pending_files.append((temporary, settings.credentials_file))
 

@@ -310,6 +310,64 @@ def audit_close(data_dir: Path | None) -> None:
 
 
 @main.group()
+def account() -> None:
+    """Accounts: each one isolated, with an administrator of its own."""
+
+
+@account.command("create")
+@_data_dir_option
+@click.option(
+    "--credentials-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where the new administrator's credentials go (mode 0600, aws CLI format) "
+    "[default: credentials-ACCOUNT in the data directory].",
+)
+@click.option(
+    "--show-secret",
+    is_flag=True,
+    help="Print the secret access key instead of writing a file (unless --credentials-file).",
+)
+def account_create(data_dir: Path | None, credentials_file: Path | None, show_secret: bool) -> None:
+    """Create an account and its administrator (IAM user "admin", AdministratorAccess); its
+    access key is shown only now."""
+    settings = _settings(data_dir)
+    if credentials_file is not None and credentials_file.exists():
+        raise click.UsageError(f"{credentials_file} exists: refusing to overwrite it")
+    if credentials_file is not None and not credentials_file.parent.is_dir():
+        raise click.UsageError(f"{credentials_file.parent} is not a directory")
+    reply = _operator_call(settings, "POST", "/_strongroom/accounts", {}, signed=True)
+    if "error" in reply:
+        raise click.ClickException(reply["error"])
+    account_id, access_key_id = reply["account_id"], reply["access_key_id"]
+    click.echo(f"Account: {account_id}")
+    click.echo(f"Administrator: arn:aws:iam::{account_id}:user/{reply['user_name']}")
+    click.echo(f"Access key id: {access_key_id}")
+    if credentials_file is None and not show_secret:
+        credentials_file = settings.data_dir / f"credentials-{account_id}"
+    if credentials_file is not None:
+        _write_credentials(credentials_file, access_key_id, reply["secret_access_key"])
+        click.echo(f"Credentials: {credentials_file} (mode 0600)")
+    if show_secret:
+        click.echo(f"Secret access key: {reply['secret_access_key']}")
+
+
+def _write_credentials(path: Path, access_key_id: str, secret: str) -> None:
+    """A new file, readable by its owner only, in the aws CLI credentials format."""
+    from strongroom.bootstrap import credentials_text
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as error:
+        # The account exists already: say so, or its administrator would be lost unnoticed.
+        raise click.ClickException(
+            f"the account was created, but {path} could not be written ({error.strerror}); "
+            "create another account"
+        ) from None
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(credentials_text(access_key_id, secret))
+
+
+@main.group()
 def dev() -> None:
     """Controls of a --dev server (they do not exist on other servers)."""
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from strongroom import __version__
+from strongroom import __version__, accounts
 from strongroom.audit import log_group as audit_log_group
 from strongroom.audit.log_group import AuditEvents
 from strongroom.audit.trail import AuditTrail
@@ -255,6 +255,13 @@ class Core:
             == (self._state.get(system.BOOTSTRAP_ACCESS_KEY) or b"").decode()
         )
 
+    def create_account(self) -> accounts.NewAccount:
+        """A further account with its administrator; its audit trail shows as its log group
+        at once, as the first account's does."""
+        created = accounts.create_account(self.iam_repository, self.barrier, self.clock.time())
+        self._deliver_audit_to_logs(created.account_id)
+        return created
+
     def health(self) -> dict[str, Any]:
         try:
             self._changes.poll()  # a seal by another worker shows here too
@@ -286,10 +293,10 @@ class Core:
 
     # Dev-only controls (the HTTP layer exposes them only on `--dev` servers)
 
-    def _deliver_audit_to_logs(self) -> None:
-        """Every account's trail shows as its log group in the home Region (a dev reset
-        removes log groups: it comes back with the reset)."""
-        for account_id in self._state.accounts():
+    def _deliver_audit_to_logs(self, *account_ids: str) -> None:
+        """Every account's trail (or these accounts') shows as its log group in the home
+        Region (a dev reset removes log groups: it comes back with the reset)."""
+        for account_id in account_ids or self._state.accounts():
             self.logs.ensure_group(
                 account_id,
                 self.settings.region,

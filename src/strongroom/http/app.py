@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Sequence
 
 import anyio.to_thread
 from starlette.applications import Starlette
@@ -22,17 +23,22 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from strongroom.audit.writer import AuditUnavailable
 from strongroom.auth.principal import Principal
 from strongroom.auth.sigv4 import AuthFailure, HttpRequest
+from strongroom.barrier.barrier import SealedError
 from strongroom.barrier.seals import SealError
+from strongroom.bootstrap import ADMIN_USER
 from strongroom.core import Core
 from strongroom.http.protocol import TLS_SCOPE_KEY
 from strongroom.protocol.errors import RequestEntityTooLarge
 from strongroom.protocol.wire import WireRequest
+from strongroom.storage.engine import StorageUnavailable
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 CONTROL_PREFIX = "/_strongroom"
 # Operator requests are tiny, and /unseal answers anyone: it must not buffer 16 MiB per request.
 CONTROL_MAX_BODY_BYTES = 64 * 1024
 MAX_CLOCK_OFFSET_SECONDS = 100 * 366 * 86400
+# How an operator's CreateAccount record names the account it made.
+ACCOUNT_RESOURCE = "AWS::Organizations::Account"
 access_log = logging.getLogger("strongroom.access")
 
 
@@ -125,11 +131,15 @@ def _control_app(core: Core) -> Starlette:
         return JSONResponse(report, status_code=200 if healthy else 503)
 
     async def recorded(
-        wire: WireRequest, action: str, principal: Principal | None, error: str = ""
+        wire: WireRequest,
+        action: str,
+        principal: Principal | None,
+        error: str = "",
+        resources: Sequence[tuple[str, str]] = (),
     ) -> None:
         """The operator's action in the audit trail (never the share or key it carried). The
         action is done, or refused, either way: a record that cannot be stored is logged."""
-        event = core.dispatcher.operator_record(wire, action, principal, error)
+        event = core.dispatcher.operator_record(wire, action, principal, error, resources)
         try:
             await core.audit.write_async(event)
         except AuditUnavailable:
@@ -154,9 +164,12 @@ def _control_app(core: Core) -> Starlette:
             {"sealed": status.sealed, "progress": status.progress, "threshold": status.threshold}
         )
 
-    async def administrator(request: Request, action: str, verb: str) -> Principal | Response:
+    async def administrator(
+        request: Request, action: str, verb: str, record_success: bool = True
+    ) -> Principal | Response:
         """The administrator who signed the request, or the response that refuses it (and
-        the refusal's audit record)."""
+        the refusal's audit record). The record of an allowed request is stored here, unless
+        the caller stores it once it knows what the action made."""
         body = await _read_body(request.scope, request.receive, CONTROL_MAX_BODY_BYTES)
         if body is None:
             return JSONResponse(too_large, status_code=413)
@@ -172,7 +185,8 @@ def _control_app(core: Core) -> Starlette:
             await recorded(wire, action, principal, "AccessDenied")
             return JSONResponse({"error": f"only the administrator may {verb}"}, status_code=403)
         access_log.warning("%s by %s from %s", verb, principal.arn, wire.source_ip)
-        await recorded(wire, action, principal)
+        if record_success:
+            await recorded(wire, action, principal)
         return principal
 
     async def seal(request: Request) -> Response:
@@ -193,6 +207,33 @@ def _control_app(core: Core) -> Starlette:
             return caller
         digests = await anyio.to_thread.run_sync(core.trail.close_period)
         return JSONResponse({"digests": [digest.object_key for digest in digests]})
+
+    async def create_account(request: Request) -> Response:
+        if core.barrier.sealed:
+            return JSONResponse({"error": "the server is sealed"}, status_code=503)
+        caller = await administrator(
+            request, "CreateAccount", "create an account", record_success=False
+        )
+        if isinstance(caller, Response):
+            return caller
+        wire = _wire_request(request.scope, b"")
+        try:
+            created = await anyio.to_thread.run_sync(core.create_account)
+        except (StorageUnavailable, SealedError):
+            await recorded(wire, "CreateAccount", caller, "ServiceUnavailable")
+            return JSONResponse({"error": "storage is unavailable or sealed"}, status_code=503)
+        account = (ACCOUNT_RESOURCE, f"arn:aws:iam::{created.account_id}:root")
+        await recorded(wire, "CreateAccount", caller, resources=[account])
+        # The secret is in this answer only: never in the record above, nor in any log.
+        return JSONResponse(
+            {
+                "account_id": created.account_id,
+                "user_name": ADMIN_USER,
+                "access_key_id": created.access_key_id,
+                "secret_access_key": created.secret_access_key,
+            },
+            headers={"cache-control": "no-store"},
+        )
 
     async def dev_reset(_: Request) -> Response:
         await anyio.to_thread.run_sync(core.reset)
@@ -220,6 +261,7 @@ def _control_app(core: Core) -> Starlette:
         Route(f"{CONTROL_PREFIX}/unseal", unseal, methods=["POST"]),
         Route(f"{CONTROL_PREFIX}/seal", seal, methods=["POST"]),
         Route(f"{CONTROL_PREFIX}/audit/close", close_audit_period, methods=["POST"]),
+        Route(f"{CONTROL_PREFIX}/accounts", create_account, methods=["POST"]),
     ]
     if core.settings.dev:
         routes += [

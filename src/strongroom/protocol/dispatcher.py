@@ -11,7 +11,7 @@ import contextlib
 import functools
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -150,15 +150,22 @@ class Dispatcher:
         return answer.response
 
     def operator_record(
-        self, request: WireRequest, action: str, principal: Principal | None, error_code: str
+        self,
+        request: WireRequest,
+        action: str,
+        principal: Principal | None,
+        error_code: str,
+        resources: Sequence[tuple[str, str]] = (),
     ) -> AuditEvent:
         """The record of an operator's action on the server itself (seal, unseal shares,
-        closing the audit period): Strongroom's own event source, no parameters."""
+        closing the audit period, creating an account): Strongroom's own event source, no
+        parameters; `resources` (type, ARN) are what the action made."""
         call = self._call_facts(request, record.new_id(), None, action)
         call.event_source = OPERATOR_SOURCE
         if principal is not None:
             call.principal, call.recipient_account_id = principal, principal.account_id
         call.error_code = error_code
+        call.resources = list(resources)
         return _record_of(call)
 
     def _route(self, request: WireRequest) -> tuple[ServiceEndpoint | None, str]:

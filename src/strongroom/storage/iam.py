@@ -40,6 +40,7 @@ from strongroom.storage.engine import WriterQueue
 from strongroom.storage.schema import (
     IAM_TABLES,
     access_keys,
+    accounts,
     iam_access_key_usage,
     iam_attachments,
     iam_group_members,
@@ -598,6 +599,9 @@ class IamTransaction:
         )
         return bool(deleted.rowcount)
 
+    def insert_account(self, account_id: str, now: float) -> None:
+        self._c.execute(sa.insert(accounts).values(account_id=account_id, created_at=now))
+
     # Access keys (the rows the authenticator reads; secrets as barrier ciphertext only)
 
     def access_keys(self, user_id: str) -> list[AccessKey]:
@@ -851,7 +855,27 @@ class IamRepository:
         with self.reading() as iam:
             return iam.default_documents([policy_arn])
 
-    # Bootstrap and dev reset
+    # Accounts, bootstrap and dev reset
+
+    def create_account(self, admin_key: AccessKey, secret_blob: bytes) -> bool:
+        """A further account, in one transaction: the account, its administrator (an IAM user
+        with AdministratorAccess) and the administrator's access key. False (and nothing
+        written) when the account id is taken."""
+        try:
+            with self.writing() as iam:
+                iam.insert_account(admin_key.account_id, admin_key.created)
+                add_administrator(
+                    iam,
+                    admin_key.account_id,
+                    admin_key.user_name,
+                    admin_key.user_id,
+                    admin_key.created,
+                    admin_key.created,
+                )
+                iam.insert_access_key(admin_key, secret_blob)
+        except sa.exc.IntegrityError:
+            return False
+        return True
 
     def reset(self, keep_access_key: str, now: float) -> None:
         """Dev reset: every IAM entity and every access key but the bootstrap administrator's
@@ -879,9 +903,16 @@ def restore_administrators(connection: Connection, now: float) -> None:
         .where(access_keys.c.user_id.not_in(sa.select(iam_users.c.user_id)))
         .group_by(access_keys.c.account_id, access_keys.c.user_name, access_keys.c.user_id)
     ).all()
+    iam = IamTransaction(connection)
     for account_id, user_name, user_id, created in holders:
-        iam = IamTransaction(connection)
         if iam.user(account_id, user_name) is not None:
             continue  # the name is another user's
-        iam.insert_user(IamUser(account_id, user_name, user_id, "", "/", created or now))
-        iam.attach(account_id, "user", user_id, managed_policies.ADMINISTRATOR_ACCESS, now)
+        add_administrator(iam, account_id, user_name, user_id, created or now, now)
+
+
+def add_administrator(
+    iam: IamTransaction, account_id: str, user_name: str, user_id: str, created: float, now: float
+) -> None:
+    """An IAM user with AdministratorAccess: an account's first administrator."""
+    iam.insert_user(IamUser(account_id, user_name, user_id, "", "/", created))
+    iam.attach(account_id, "user", user_id, managed_policies.ADMINISTRATOR_ACCESS, now)
