@@ -55,9 +55,9 @@ def user_with_policies(target: api_load.Target) -> api_load.Target:
             "Version": "2012-10-17",
             "Statement": [statement(policy, index) for index in range(STATEMENTS)],
         }
-        arn = iam.create_policy(
-            PolicyName=f"bench-{policy}", PolicyDocument=json.dumps(document)
-        )["Policy"]["Arn"]
+        arn = iam.create_policy(PolicyName=f"bench-{policy}", PolicyDocument=json.dumps(document))[
+            "Policy"
+        ]["Arn"]
         iam.attach_user_policy(UserName="bench-user", PolicyArn=arn)
     key = iam.create_access_key(UserName="bench-user")["AccessKey"]
     return dataclasses.replace(
@@ -94,7 +94,8 @@ def main() -> None:
         admin.process.terminate()
         admin.process.wait()
         shutil.rmtree(workdir, ignore_errors=True)
-    ratios = [user / admin for user, admin in zip(rates["user"], rates["administrator"])]
+    pairs = zip(rates["user"], rates["administrator"], strict=True)
+    ratios = [user / admin for user, admin in pairs]
     lines = [
         "# Authorization cost: GetSecretValue as the administrator and as a user with "
         f"{POLICIES} policies x {STATEMENTS} statements",
