@@ -134,6 +134,14 @@ class IamBase:
     def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
         return [{"Key": key, "Value": value} for key, value in tags.items()]
 
+    @staticmethod
+    def _tag_page(
+        tags: Mapping[str, str], kind: str, marker: str | None, max_items: int | None
+    ) -> dict[str, Any]:
+        """A ListUserTags/ListRoleTags answer: the tags by key, whatever its case."""
+        page, more = IamBase._page(sorted(tags, key=str.lower), str.lower, kind, marker, max_items)
+        return {"Tags": [{"Key": key, "Value": tags[key]} for key in page], **more}
+
     # Pages: items in listing order, each with a key that ascends in that order
 
     @staticmethod

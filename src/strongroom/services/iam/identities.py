@@ -167,10 +167,7 @@ class Identities(IamBase):
     ) -> dict[str, Any]:
         with self._iam.reading() as iam:
             user = self._user(iam, ctx, UserName)
-        page, more = self._page(
-            sorted(user.tags, key=str.lower), str.lower, "user-tags", Marker, MaxItems
-        )
-        return {"Tags": [{"Key": k, "Value": user.tags[k]} for k in page], **more}
+        return self._tag_page(user.tags, "user-tags", Marker, MaxItems)
 
     # Groups
 
@@ -389,7 +386,4 @@ class Identities(IamBase):
     ) -> dict[str, Any]:
         with self._iam.reading() as iam:
             role = self._role(iam, ctx, RoleName)
-        page, more = self._page(
-            sorted(role.tags, key=str.lower), str.lower, "role-tags", Marker, MaxItems
-        )
-        return {"Tags": [{"Key": k, "Value": role.tags[k]} for k in page], **more}
+        return self._tag_page(role.tags, "role-tags", Marker, MaxItems)
