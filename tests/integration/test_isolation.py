@@ -2,8 +2,8 @@
 real server (both storage backends) each hold a resource of every kind; account B, whatever it
 calls, never sees anything of account A's: not in any answer of any read operation of any
 service, not by naming A's resources by name or by ARN, not in its audit trail (event history,
-log group, S3 objects). Cross-account access that resource policies allow is AWS's behaviour,
-written down as the tests it must pass (strict xfail until it lands)."""
+log group, S3 objects), unless a resource policy or key policy of A's allows it, and then only
+by ARN and only what both sides allow, as AWS does."""
 
 from __future__ import annotations
 
@@ -407,13 +407,11 @@ def test_another_account_is_refused_a_secret_without_a_resource_policy(world):
     reader = client(world.server, "secretsmanager", role)
     with pytest.raises(ClientError) as refused:
         reader.get_secret_value(SecretId=secret_arn)
-    # AWS answers AccessDeniedException (cross-account calls need the resource policy too);
-    # Strongroom, which looks only in the caller's account, finds no such secret.
-    assert refused.value.response["Error"]["Code"] in NOT_YOURS
+    # Cross-account calls need the resource policy too.
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
     assert "shared value" not in json.dumps(refused.value.response)
 
 
-@pytest.mark.xfail(strict=True, reason="cross-account secret access: not yet")
 def test_a_secret_policy_lets_another_account_read_by_arn(world):
     a, b = world.a, world.b
     role = reader_role(
@@ -438,7 +436,6 @@ def test_a_secret_policy_lets_another_account_read_by_arn(world):
     assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
 
 
-@pytest.mark.xfail(strict=True, reason="cross-account key use: not yet")
 def test_a_key_policy_lets_another_account_use_the_key_by_arn(world):
     a, b = world.a, world.b
     statements = [
@@ -464,3 +461,110 @@ def test_a_key_policy_lets_another_account_use_the_key_by_arn(world):
     blob = kms_b.encrypt(KeyId=arn, Plaintext=b"across")["CiphertextBlob"]
     assert kms_a.decrypt(CiphertextBlob=blob)["Plaintext"] == b"across"
     assert kms_b.describe_key(KeyId=arn)["KeyMetadata"]["AWSAccountId"] == a.account_id
+    assert kms_b.decrypt(CiphertextBlob=blob)["Plaintext"] == b"across"
+    # Only the operations AWS allows across accounts, whatever the key policy says.
+    everything = {**statements[1], "Action": "kms:*"}
+    kms_a.put_key_policy(
+        KeyId=arn,
+        PolicyName="default",
+        Policy=json.dumps({"Version": "2012-10-17", "Statement": [statements[0], everything]}),
+    )
+    with pytest.raises(ClientError) as refused:
+        kms_b.schedule_key_deletion(KeyId=arn)
+    assert refused.value.response["Error"]["Code"] == "NotFoundException"
+    assert kms_a.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"] == "Enabled"
+
+
+def test_another_accounts_key_by_alias_arn_only_where_its_policy_allows(world):
+    a, b = world.a, world.b
+    kms_a = client(world.server, "kms", a.account)
+    owner_only = {
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{a.account_id}:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+    shared = {**owner_only, "Principal": {"AWS": f"arn:aws:iam::{b.account_id}:root"}}
+    kms_b = client(world.server, "kms", b.account)
+    for statements, expected in (([owner_only], None), ([owner_only, shared], a.account_id)):
+        policy = json.dumps({"Version": "2012-10-17", "Statement": statements})
+        key_id = kms_a.create_key(Policy=policy)["KeyMetadata"]["KeyId"]
+        alias = f"alias/{a.mark}-{key_id[:8]}"
+        kms_a.create_alias(AliasName=alias, TargetKeyId=key_id)
+        alias_arn = f"arn:aws:kms:{REGION}:{a.account_id}:{alias}"
+        if expected is None:
+            with pytest.raises(ClientError) as refused:
+                kms_b.describe_key(KeyId=alias_arn)
+            # Refused through an alias: the answer names the alias, never the key behind it.
+            assert refused.value.response["Error"]["Code"] == "NotFoundException"
+            assert key_id not in json.dumps(refused.value.response)
+        else:
+            assert kms_b.describe_key(KeyId=alias_arn)["KeyMetadata"]["AWSAccountId"] == expected
+
+
+def test_cross_account_secret_access_needs_both_sides_and_the_key(world):
+    a, b = world.a, world.b
+    role = reader_role(
+        world.server,
+        b,
+        allow("secretsmanager:GetSecretValue", "*"),
+        allow("secretsmanager:PutSecretValue", "*"),
+        allow("secretsmanager:BatchGetSecretValue", "*"),
+        allow("secretsmanager:ListSecrets", "*"),
+        allow("kms:*", "*"),
+    )
+    secret_arn = a_secret_under_a_shared_key(world.server, a, role["Arn"])  # key: Decrypt only
+    sm_a = client(world.server, "secretsmanager", a.account)
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"AWS": role["Arn"]},
+        "Action": [
+            "secretsmanager:GetSecretValue",
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:PutSecretValue",
+        ],
+        "Resource": "*",
+    }
+    sm_a.put_resource_policy(
+        SecretId=secret_arn,
+        ResourcePolicy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+    )
+    reader = client(world.server, "secretsmanager", role)
+    # The resource policy allows DescribeSecret; the reader's own policies do not.
+    with pytest.raises(ClientError) as refused:
+        reader.describe_secret(SecretId=secret_arn)
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    # Both sides allow PutSecretValue; the key's policy does not let the reader encrypt.
+    with pytest.raises(ClientError) as refused:
+        reader.put_secret_value(SecretId=secret_arn, SecretString="overwritten")
+    assert refused.value.response["Error"]["Message"] == "Access to KMS is not allowed"
+    assert sm_a.get_secret_value(SecretId=secret_arn)["SecretString"] == "shared value"
+    # BatchGetSecretValue decides each secret as GetSecretValue, which both sides allow.
+    batch = reader.batch_get_secret_value(SecretIdList=[secret_arn])
+    assert [value["SecretString"] for value in batch["SecretValues"]] == ["shared value"]
+    # ListSecrets is not among the operations AWS allows across accounts: B lists its own.
+    assert secret_arn not in json.dumps(reader.list_secrets(), default=str)
+
+
+def test_a_secret_under_the_aws_managed_key_never_reaches_another_account(world):
+    a, b = world.a, world.b
+    role = reader_role(
+        world.server, b, allow("secretsmanager:GetSecretValue", "*"), allow("kms:*", "*")
+    )
+    sm_a = client(world.server, "secretsmanager", a.account)
+    name = f"{a.mark}/managed-key-{len(sm_a.list_secrets()['SecretList'])}"
+    secret_arn = sm_a.create_secret(Name=name, SecretString="kept home")["ARN"]
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"AWS": role["Arn"]},
+        "Action": "secretsmanager:GetSecretValue",
+        "Resource": "*",
+    }
+    sm_a.put_resource_policy(
+        SecretId=secret_arn,
+        ResourcePolicy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+    )
+    with pytest.raises(ClientError) as refused:
+        client(world.server, "secretsmanager", role).get_secret_value(SecretId=secret_arn)
+    assert refused.value.response["Error"]["Message"] == "Access to KMS is not allowed"
+    assert "kept home" not in json.dumps(refused.value.response)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import logging
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import NamedTuple
 
 from strongroom.barrier.aead import IntegrityError
 from strongroom.barrier.barrier import Barrier
@@ -43,11 +45,45 @@ SERVICE = "kms.amazonaws.com"  # the event source of KMS in audit records
 log = logging.getLogger("strongroom.kms")
 MAX_GRANTS_PER_KEY = 50_000
 MAX_GRANTS_PER_GRANTEE = 500  # grants of one key for one grantee principal
+# What a principal of another account may do with a key (named by its key or alias ARN), when
+# the key policy allows it; every other operation acts on the caller's own keys only.
+CROSS_ACCOUNT_OPERATIONS = frozenset(
+    {
+        "CreateGrant",
+        "Decrypt",
+        "DeriveSharedSecret",
+        "DescribeKey",
+        "Encrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateMac",
+        "GetKeyRotationStatus",
+        "GetPublicKey",
+        "ListGrants",
+        "ReEncrypt",
+        "RetireGrant",
+        "RevokeGrant",
+        "Sign",
+        "Verify",
+        "VerifyMac",
+    }
+)
 
 _GRANT_ID_BYTES = 32
 _GRANT_TOKEN_NONCE_BYTES = 8  # every CreateGrant returns a new token, even for one grant
 _GRANT_TOKEN_BODY_BYTES = _GRANT_ID_BYTES + _GRANT_TOKEN_NONCE_BYTES
 _GRANT_TOKEN_PURPOSE = b"kms grant token\0"
+
+
+class KeyTarget(NamedTuple):
+    """What a KeyId names: a key id, the account that must own the key (the caller's, or the
+    one its ARN names), and the alias ARN it was named through, if it was."""
+
+    key_id: str
+    owner: str
+    alias_arn: str | None = None
 
 
 def material_aad(key: KmsKey, version: int) -> bytes:
@@ -96,9 +132,11 @@ class KmsBase:
     # Finding keys
 
     def _resolve(self, ctx: RequestContext, key_id: str, allow_alias: bool = True) -> KmsKey:
-        """Find the key a KeyId names in the caller's account and region, or NotFoundException."""
-        target = self._target_id(ctx, key_id, allow_alias)
-        stored = self._keys.key(storage_id(target, ctx.region))
+        """Find the key a KeyId names in the caller's region (in the caller's account, or, for
+        the operations AWS allows across accounts, in the account its ARN names), or
+        NotFoundException."""
+        target = self._target(ctx, key_id, allow_alias)
+        stored = self._keys.key(storage_id(target.key_id, ctx.region))
         return self._owned(ctx, self._verified(stored), target)
 
     def _customer_key(self, ctx: RequestContext, key_id: str) -> KmsKey:
@@ -107,32 +145,46 @@ class KmsBase:
         self._require_customer_managed(ctx, key)
         return key
 
-    def _target_id(self, ctx: RequestContext, key_id: str, allow_alias: bool) -> str:
+    def _target(self, ctx: RequestContext, key_id: str, allow_alias: bool) -> KeyTarget:
         reference = parse_key_reference(key_id)
         if reference is None or (reference.alias_name is not None and not allow_alias):
             raise e.NotFoundException(f"Invalid keyId {key_id}")
-        if reference.account_id not in (None, ctx.account_id) or reference.region not in (
-            None,
-            ctx.region,
+        owner = reference.account_id or ctx.account_id
+        if reference.region not in (None, ctx.region) or (
+            owner != ctx.account_id and ctx.operation not in CROSS_ACCOUNT_OPERATIONS
         ):
             raise e.NotFoundException(f"Invalid arn {key_id}")
         if reference.alias_name is not None:
-            return public_key_id(self._existing_alias(ctx, reference.alias_name).target_key_id)
-        return reference.key_id or ""
+            alias = self._existing_alias(ctx, reference.alias_name, owner)
+            return KeyTarget(public_key_id(alias.target_key_id), owner, alias.arn)
+        return KeyTarget(reference.key_id or "", owner)
 
-    def _existing_alias(self, ctx: RequestContext, alias_name: str) -> KmsAlias:
-        alias = self._keys.alias(ctx.account_id, ctx.region, alias_name)
+    def _existing_alias(
+        self, ctx: RequestContext, alias_name: str, owner: str | None = None
+    ) -> KmsAlias:
+        owner = owner or ctx.account_id
+        alias = self._keys.alias(owner, ctx.region, alias_name)
         if alias is None:
-            arn = f"arn:aws:kms:{ctx.region}:{ctx.account_id}:{alias_name}"
+            arn = f"arn:aws:kms:{ctx.region}:{owner}:{alias_name}"
             raise e.NotFoundException(f"Alias {arn} is not found.")
         return alias
 
-    def _owned(self, ctx: RequestContext, key: KmsKey | None, target_id: str) -> KmsKey:
-        if key is None or key.account_id != ctx.account_id or key.region != ctx.region:
-            arn = key_arn(ctx.region, ctx.account_id, target_id)
+    def _owned(self, ctx: RequestContext, key: KmsKey | None, target: KeyTarget) -> KmsKey:
+        if key is None or key.account_id != target.owner or key.region != ctx.region:
+            arn = key_arn(ctx.region, target.owner, target.key_id)
             raise e.NotFoundException(f"Key '{arn}' does not exist")
+        if target.owner == ctx.account_id:
+            ctx.note_resource(KEY_RESOURCE, key.arn)
+            self._authorize_key(ctx, key)
+            return key
+        try:
+            self._authorize_key(ctx, key)
+        except AwsError:
+            if target.alias_arn is None:
+                raise
+            # Another account's key named by its alias and refused: say nothing of the key.
+            raise e.NotFoundException(f"Alias {target.alias_arn} is not found.") from None
         ctx.note_resource(KEY_RESOURCE, key.arn)
-        self._authorize_key(ctx, key)
         return key
 
     def _save(self, key: KmsKey) -> None:
@@ -232,8 +284,8 @@ class KmsBase:
     ) -> tuple[KmsKey, bytes]:
         """The key a KeyId names and its current material (read in one query), once `check`
         has passed."""
-        target = self._target_id(ctx, key_id, allow_alias=True)
-        found, blob = self._keys.key_with_material(storage_id(target, ctx.region))
+        target = self._target(ctx, key_id, allow_alias=True)
+        found, blob = self._keys.key_with_material(storage_id(target.key_id, ctx.region))
         key = self._owned(ctx, self._verified(found), target)
         check(key)
         return key, self._material(key, key.current_material_version, blob)
@@ -306,12 +358,19 @@ class KmsBase:
             "kms:KeyManager": key.key_manager,
             "kms:MultiRegion": key.multi_region,
         }
+        decide = functools.partial(
+            ctx.authorize,
+            key.arn,
+            key_policy=key.policy,
+            resource_account=key.account_id,
+            conditions=conditions,
+        )
         try:
-            ctx.authorize(key.arn, key_policy=key.policy, conditions=conditions)
+            decide()
         except AwsError:
             if not self._granted(ctx, key):
                 raise
-            ctx.authorize(key.arn, key_policy=key.policy, conditions=conditions, grant=True)
+            decide(grant=True)
 
     def _granted(self, ctx: RequestContext, key: KmsKey) -> bool:
         """Whether a grant gives the caller this operation on the key, its encryption context

@@ -9,11 +9,14 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from strongroom.auth.authorizer import PolicyDenial
 from strongroom.barrier.aead import IntegrityError
+from strongroom.protocol.errors import AwsError
 from strongroom.services.context import RequestContext
 from strongroom.services.kms import asymmetric, ciphertext, keyspecs
 from strongroom.services.kms import errors as e
 from strongroom.services.kms.base import (
+    CROSS_ACCOUNT_OPERATIONS,
     DRY_RUN_MESSAGE,
     MATERIAL_CACHE_SIZE,
     KmsBase,
@@ -34,6 +37,13 @@ _DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}
 # AWS's asymmetric encryption algorithms take no encryption context.
 _NO_CONTEXT_MESSAGE = "EncryptionContext is not supported with asymmetric KMS keys."
 _RECIPIENT_MESSAGE = "Nitro Enclaves recipients are not supported."
+
+# AWS's answer when the key a ciphertext names is deleted, in another Region, or another
+# account's and not the caller's to use: one message, so as not to say which.
+_INACCESSIBLE_KEY = (
+    "The ciphertext refers to a customer master key that does not exist, does not exist in "
+    "this region, or you are not allowed to access."
+)
 
 
 class Cryptography(KmsBase):
@@ -233,15 +243,20 @@ class Cryptography(KmsBase):
             storage_id(header.key_id, ctx.region), header.material_version
         )
         key = self._verified(found)
-        if key is None or key.account_id != ctx.account_id or key.region != ctx.region:
-            # AWS's answer when the key a ciphertext names is deleted, in another Region or
-            # account, or not the caller's to use: one message, so as not to say which.
-            raise e.AccessDeniedException(
-                "The ciphertext refers to a customer master key that does not exist, does not "
-                "exist in this region, or you are not allowed to access."
-            )
-        ctx.note_resource(KEY_RESOURCE, key.arn)
-        self._authorize_key(ctx, key)
+        if key is None or key.region != ctx.region:
+            raise e.AccessDeniedException(_INACCESSIBLE_KEY)
+        if key.account_id == ctx.account_id:
+            ctx.note_resource(KEY_RESOURCE, key.arn)
+            self._authorize_key(ctx, key)
+        else:
+            try:
+                if ctx.operation not in CROSS_ACCOUNT_OPERATIONS:
+                    raise e.AccessDeniedException(_INACCESSIBLE_KEY)
+                self._authorize_key(ctx, key)
+            except AwsError:
+                # Refused another account's key: the same words, naming nothing of the key.
+                raise PolicyDenial("AccessDeniedException", _INACCESSIBLE_KEY) from None
+            ctx.note_resource(KEY_RESOURCE, key.arn)
         self._require_usable(ctx, key, ENCRYPT_DECRYPT, algorithm)
         return key, self._material(key, header.material_version, material_blob)
 

@@ -245,6 +245,16 @@ def key_arn(region: str, account_id: str, key_id: str) -> str:
     return f"arn:aws:kms:{region}:{account_id}:key/{key_id}"
 
 
+def qualified_key_reference(key_id: str, region: str, account_id: str) -> str:
+    """A KeyId (key id, alias name or either ARN) as an ARN: ids and alias names are taken
+    to be in `account_id` and `region`."""
+    if key_id.startswith("arn:"):
+        return key_id
+    if key_id.startswith(ALIAS_PREFIX):
+        return f"arn:aws:kms:{region}:{account_id}:{key_id}"
+    return key_arn(region, account_id, key_id)
+
+
 def key_material_id(key_id: str, version: int) -> str:
     """The 64-hex-digit id AWS gives each key material (CurrentKeyMaterialId, KeyMaterialId)."""
     return hashlib.sha256(f"{key_id}/{version}".encode()).hexdigest()

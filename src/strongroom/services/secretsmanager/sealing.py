@@ -16,6 +16,7 @@ from strongroom.barrier.barrier import Barrier
 from strongroom.clock import Clock
 from strongroom.protocol.errors import AwsError
 from strongroom.services.context import RequestContext
+from strongroom.services.kms.model import qualified_key_reference
 from strongroom.services.kms.service import KMS
 from strongroom.services.secretsmanager import errors as e
 from strongroom.services.secretsmanager.model import (
@@ -117,6 +118,12 @@ class Sealer:
         return True
 
     def _key_id(self, ctx: RequestContext, secret: Secret) -> str:
+        if secret.account_id != ctx.account_id:
+            # Another account's secret: its key is named in the secret's account, where AWS
+            # managed keys refuse every other account.
+            return qualified_key_reference(
+                secret.kms_key_id or DEFAULT_KEY_ALIAS, ctx.region, secret.account_id
+            )
         if secret.kms_key_id is None:
             return self._kms.aws_managed_key(ctx, DEFAULT_KEY_ALIAS, DEFAULT_KEY_DESCRIPTION)
         return secret.kms_key_id

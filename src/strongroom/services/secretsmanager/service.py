@@ -37,6 +37,31 @@ from strongroom.storage.secretsmanager import SecretExists, SecretsRepository
 
 log = logging.getLogger("strongroom.secretsmanager")
 _DAY = 86400
+# What a principal of another account may do to a secret (named by its ARN) when both the
+# secret's resource policy and the caller's identity policies allow it (AWS's list).
+CROSS_ACCOUNT_OPERATIONS = frozenset(
+    {
+        "CancelRotateSecret",
+        "DeleteResourcePolicy",
+        "DeleteSecret",
+        "DescribeSecret",
+        "GetResourcePolicy",
+        "GetSecretValue",
+        "ListSecretVersionIds",
+        "PutResourcePolicy",
+        "PutSecretValue",
+        "RemoveRegionsFromReplication",
+        "ReplicateSecretToRegions",
+        "RestoreSecret",
+        "RotateSecret",
+        "StopReplicationToReplica",
+        "TagResource",
+        "UntagResource",
+        "UpdateSecret",
+        "UpdateSecretVersionStage",
+        "ValidateResourcePolicy",
+    }
+)
 _LISTING_BATCH = 200
 _NOT_FOUND = "Secrets Manager can't find the specified secret."
 _MARKED_FOR_DELETION = (
@@ -626,29 +651,37 @@ class SecretsManager:
         allow_deleted: bool = False,
         conditions: Mapping[str, ContextValue] | None = None,
     ) -> Secret:
-        """The secret a SecretId names (name, full ARN or partial ARN) in the caller's account,
-        if the caller may do this call's operation on it."""
+        """The secret a SecretId names (a name in the caller's account, or a full or partial
+        ARN, which may name another account's secret), if the caller may do this call's
+        operation on it (across accounts: if the secret's resource policy allows it too)."""
         secret: Secret | None
         parsed = parse_arn(secret_id)
+        owner = ctx.account_id
         if parsed is None:
             rules.check_name(secret_id)
-            secret = self._secrets.by_name(ctx.account_id, ctx.region, secret_id)
-        # Another account's or region's; and no ARN holds NUL (PostgreSQL cannot compare it).
-        elif parsed[:2] != (ctx.region, ctx.account_id) or "\0" in secret_id:
+            secret = self._secrets.by_name(owner, ctx.region, secret_id)
+        # Another region's; and no ARN holds NUL (PostgreSQL cannot compare it).
+        elif parsed[0] != ctx.region or "\0" in secret_id:
             secret = None
         else:
-            # A full ARN names the secret exactly; without the random suffix it is a name.
-            secret = self._secrets.by_arn(secret_id) or self._secrets.by_name(
-                ctx.account_id, ctx.region, parsed[2]
-            )
+            owner = parsed[1]
+            if owner != ctx.account_id and ctx.operation not in CROSS_ACCOUNT_OPERATIONS:
+                secret = None
+            else:
+                # A full ARN names the secret exactly; without the random suffix it is a name.
+                secret = self._secrets.by_arn(secret_id) or self._secrets.by_name(
+                    owner, ctx.region, parsed[2]
+                )
         if secret is None:
             # Only a caller who may act on such a secret learns that it does not exist.
             named = (
                 secret_id
                 if parsed is not None
-                else f"arn:aws:secretsmanager:{ctx.region}:{ctx.account_id}:secret:{secret_id}"
+                else f"arn:aws:secretsmanager:{ctx.region}:{owner}:secret:{secret_id}"
             )
-            ctx.authorize(named, conditions={"secretsmanager:SecretId": secret_id})
+            ctx.authorize(
+                named, resource_account=owner, conditions={"secretsmanager:SecretId": secret_id}
+            )
             raise e.ResourceNotFoundException(_NOT_FOUND)
         keys: dict[str, ContextValue] = {"secretsmanager:SecretId": secret.arn}
         for key, value in self._secrets.tags(secret.arn).items():
@@ -656,6 +689,7 @@ class SecretsManager:
         ctx.authorize(
             secret.arn,
             resource_policy=secret.resource_policy,
+            resource_account=secret.account_id,
             conditions=keys | dict(conditions or {}),
         )
         ctx.note_resource(SECRET_RESOURCE, secret.arn)
