@@ -18,7 +18,13 @@ from strongroom.audit.writer import AuditWriter
 from strongroom.auth.authenticator import Authenticator
 from strongroom.auth.authorizer import Authorizer
 from strongroom.auth.principal import Principal
-from strongroom.auth.targets import cloudtrail_target, iam_target, logs_target, s3_target
+from strongroom.auth.targets import (
+    cloudtrail_target,
+    events_target,
+    iam_target,
+    logs_target,
+    s3_target,
+)
 from strongroom.barrier import seals
 from strongroom.barrier.aead import IntegrityError
 from strongroom.barrier.barrier import Barrier
@@ -28,7 +34,11 @@ from strongroom.jobs.leader import LeaderLock
 from strongroom.jobs.scheduler import Scheduler
 from strongroom.protocol.dispatcher import Dispatcher
 from strongroom.protocol.registry import Registry, ServiceEndpoint, load_model
+from strongroom.services.awslambda import runtime as lambda_runtime
+from strongroom.services.awslambda.service import Lambda
 from strongroom.services.cloudtrail.service import CloudTrail
+from strongroom.services.events.firing import RuleFiring
+from strongroom.services.events.service import Events
 from strongroom.services.iam.service import IAM
 from strongroom.services.kms import model as kms_model
 from strongroom.services.kms.service import KMS
@@ -41,8 +51,10 @@ from strongroom.services.secretsmanager.service import SecretsManager
 from strongroom.services.sts.service import STS
 from strongroom.storage import changes, system
 from strongroom.storage.audit import AuditRepository
+from strongroom.storage.awslambda import LambdaRepository
 from strongroom.storage.changes import ChangeFeed
 from strongroom.storage.engine import StorageUnavailable
+from strongroom.storage.events import EventsRepository
 from strongroom.storage.iam import IamRepository
 from strongroom.storage.identity import IdentityRepository
 from strongroom.storage.kms import KmsRepository
@@ -100,6 +112,20 @@ class Core:
         )
         self.iam_repository = IamRepository(engine, self._changes)
         self.iam = IAM(self.iam_repository, self.barrier, self.clock)
+        self.logs = Logs(LogsRepository(engine), self.barrier, self.clock)
+        self.logs.add_source(audit_log_group.SOURCE, AuditEvents(audit_store, regions))
+        self._deliver_audit_to_logs()
+        # Functions call back into this server, as AWS's call AWS.
+        self.functions = Lambda(
+            LambdaRepository(engine),
+            self.iam_repository,
+            self.logs,
+            self.barrier,
+            self.clock,
+            lambda_runtime.Endpoint(
+                settings.endpoint, None if settings.dev else str(settings.ca_file)
+            ),
+        )
         self.secrets = SecretsManager(
             self._secrets_store,
             self.kms,
@@ -107,16 +133,18 @@ class Core:
             self.clock,
             regions,
             self.trail.record_service_event,
+            self.functions,
         )
-        self.logs = Logs(LogsRepository(engine), self.barrier, self.clock)
-        self.logs.add_source(audit_log_group.SOURCE, AuditEvents(audit_store, regions))
-        self._deliver_audit_to_logs()
+        self.events = Events(EventsRepository(engine), self.clock)
+        self._rule_firing = RuleFiring(self.events, self.functions, self.clock, regions)
         self.scheduler = Scheduler(
             LeaderLock(engine, settings.data_dir),
             self.barrier,
             {
                 "secretsmanager.purge": self.secrets.purge_due_deletions,
                 "secretsmanager.replicas": self.secrets.sync_replicas,
+                "secretsmanager.rotate": self.secrets.rotate_due,
+                "events.schedules": self._rule_firing.fire_due,
                 "kms.delete": self.kms.delete_due_keys,
                 "kms.rotate": self.kms.rotate_due_keys,
                 "kms.expire_imports": self.kms.expire_imported_material,
@@ -156,6 +184,8 @@ class Core:
                         validation_error=logs_errors.InvalidParameterException,
                         target=logs_target,
                     ),
+                    ServiceEndpoint(load_model("lambda"), self.functions),
+                    ServiceEndpoint(load_model("events"), self.events, target=events_target),
                     # The audit trail's bucket, read-only; S3 answers bad input InvalidArgument.
                     ServiceEndpoint(
                         load_model("s3"),
@@ -223,6 +253,8 @@ class Core:
         """A clean stop: background jobs end, and bookkeeping noted but not yet stored (key
         last-usage, secret last-accessed dates) is stored."""
         self.scheduler.stop()
+        self.secrets.stop_rotations()
+        self._rule_firing.shutdown()
         self._kms_store.flush()
         self._secrets_store.flush()
         self._identities.flush()

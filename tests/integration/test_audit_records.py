@@ -38,7 +38,7 @@ from tests.support.server import DEV_ACCESS_KEY_ID, REGION, Server
 from tests.support.storage import leaked
 
 # Every service the server may speak; the ones a server must speak today.
-CANDIDATE_SERVICES = ["kms", "secretsmanager", "cloudtrail", "logs", "s3", "iam", "sts"]
+CANDIDATE_SERVICES = ["kms", "secretsmanager", "cloudtrail", "logs", "s3", "iam", "sts", "events"]
 REQUIRED_SERVICES = {"kms", "secretsmanager", "cloudtrail", "iam", "sts"}
 UNKNOWN_SERVICE = "The requested service or operation is not known."
 OTHER_REGION = "eu-west-1"

@@ -33,6 +33,7 @@ ACCESS_DENIED = {
     "json": "AccessDeniedException",
     "query": "AccessDenied",
     "rest-xml": "AccessDenied",
+    "rest-json": "AccessDeniedException",
 }
 SUCCESS = ""
 # Every operation Strongroom does not implement answers this to every caller it has

@@ -233,6 +233,16 @@ def direct_calls(a: Resources, b: Resources) -> list[tuple[str, str, dict[str, A
         ),
         ("cloudtrail", "GetTrail", {"Name": a.trail_arn}, {"TrailNotFoundException"}),
         ("cloudtrail", "GetTrailStatus", {"Name": a.trail_arn}, {"TrailNotFoundException"}),
+        ("events", "DescribeRule", {"Name": a.rule_name}, NOT_YOURS),
+        ("events", "ListTargetsByRule", {"Rule": a.rule_name}, NOT_YOURS),
+        ("events", "ListTagsForResource", {"ResourceARN": a.rule_arn}, NOT_YOURS),
+        (
+            "events",
+            "TagResource",
+            {"ResourceARN": a.rule_arn, "Tags": [{"Key": "k", "Value": "v"}]},
+            NOT_YOURS,
+        ),
+        ("events", "DisableRule", {"Name": a.rule_name}, NOT_YOURS),
         ("s3", "ListObjects", {"Bucket": a.bucket}, {"AccessDenied"}),
         ("s3", "GetBucketLocation", {"Bucket": a.bucket}, {"AccessDenied"}),
         ("s3", "GetObject", {"Bucket": a.bucket, "Key": a.object_key}, {"AccessDenied"}),
@@ -269,6 +279,10 @@ def test_b_naming_a_resources_by_arn_gets_an_error_never_data(world, caller_b):
         resourceArn=a.log_group_arn
     )["tags"]
     assert tags == {"owner": f"tag-{a.hidden}"}
+    rule_tags = client(world.server, "events", a.account).list_tags_for_resource(
+        ResourceARN=a.rule_arn
+    )["Tags"]
+    assert rule_tags == [{"Key": "owner", "Value": f"tag-{a.hidden}"}]
 
 
 # Each account's audit trail is its own

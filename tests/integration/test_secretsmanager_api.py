@@ -186,11 +186,6 @@ def test_get_random_password(sm):
         )
 
 
-def test_operations_not_built_yet_say_so(sm):
-    with aws_error("UnsupportedOperationException"):
-        sm.rotate_secret(SecretId="alphavox/anything")
-
-
 def test_concurrent_puts_leave_one_current_one_previous_and_every_version(dev_server, sm):
     name = unique_name()
     sm.create_secret(Name=name, SecretString="start")

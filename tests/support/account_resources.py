@@ -9,9 +9,11 @@ names: it appearing in another account's answer is a leak, whatever that request
 from __future__ import annotations
 
 import base64
+import io
 import json
 import time
 import uuid
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,6 +82,12 @@ class Resources:
     ids: set[str] = field(default_factory=set)  # unique ids AWS gives: keys, users, roles, ...
     bucket: str = ""
     object_key: str = ""  # one of the account's audit log files, once delivered
+    function_name: str = ""
+    function_arn: str = ""
+    function_role_arn: str = ""  # a role Lambda may assume
+    rule_name: str = ""  # an EventBridge rule, with a target and tags
+    rule_arn: str = ""
+    rule_target_arn: str = ""  # the rule's target (a function ARN; EventBridge checks none)
 
     @property
     def account_id(self) -> str:
@@ -110,6 +118,8 @@ def populate(server: Server, account: Account) -> Resources:
     _keys(server, found)
     _logs(server, found)
     _iam(server, found)
+    _functions(server, found)
+    _rules(server, found)
     found.bucket = f"strongroom-cloudtrail-{account.account_id}"
     return found
 
@@ -238,15 +248,79 @@ def _iam(server: Server, found: Resources) -> None:
     found.ids.add(grant["GrantId"])
 
 
+def function_package() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return event\n")
+    return buffer.getvalue()
+
+
+def _functions(server: Server, found: Resources) -> None:
+    iam = client(server, "iam", found.account)
+    trust = {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
+    role = iam.create_role(
+        RoleName=f"{found.mark}-lambda-role",
+        AssumeRolePolicyDocument=policy({**trust, "Action": "sts:AssumeRole"}),
+    )["Role"]
+    found.function_role_arn = role["Arn"]
+    found.ids.add(role["RoleId"])
+    lam = client(server, "lambda", found.account)
+    found.function_name = f"{found.mark}-function"
+    created = lam.create_function(
+        FunctionName=found.function_name,
+        Runtime="python3.12",
+        Role=found.function_role_arn,
+        Handler="app.handler",
+        Code={"ZipFile": function_package()},
+        Description=f"description-{found.hidden}",
+        Environment={"Variables": {"SECRET": f"value-{found.hidden}"}},
+        Tags={"owner": f"tag-{found.hidden}"},
+    )
+    found.function_arn = created["FunctionArn"]
+    found.ids.add(created["RevisionId"])
+    lam.add_permission(
+        FunctionName=found.function_name,
+        StatementId=found.hidden,
+        Action="lambda:InvokeFunction",
+        Principal="secretsmanager.amazonaws.com",
+    )
+
+
+def _rules(server: Server, found: Resources) -> None:
+    events = client(server, "events", found.account)
+    found.rule_name = f"{found.mark}-rule"
+    found.rule_target_arn = f"arn:aws:lambda:{REGION}:{found.account_id}:function:{found.mark}"
+    found.rule_arn = events.put_rule(
+        Name=found.rule_name,
+        ScheduleExpression="rate(1 day)",
+        Description=f"description-{found.hidden}",
+        Tags=[{"Key": "owner", "Value": f"tag-{found.hidden}"}],
+    )["RuleArn"]
+    events.put_targets(
+        Rule=found.rule_name,
+        Targets=[{"Id": "1", "Arn": found.rule_target_arn, "Input": json.dumps(found.hidden)}],
+    )
+
+
 # Valid requests naming an account's resources
 
 STRUCTURES: dict[str, dict[str, Any]] = {
     "Filter": {"Key": "name", "Values": ["x"]},
     "InputLogEvent": {"timestamp": NOW_MS, "message": "x"},
     "MetricTransformation": {"metricName": "m", "metricNamespace": "n", "metricValue": "1"},
+    "FunctionCode": {"ZipFile": function_package()},
+    # EventBridge's shapes whose patterns the generic values do not fit
+    "ConnectionArn": f"arn:aws:events:{REGION}:111111111111:connection/c/1",
+    "EventBusArn": f"arn:aws:events:{REGION}:111111111111:event-bus/b",
+    "NonPartnerEventBusArn": f"arn:aws:events:{REGION}:111111111111:event-bus/b",
+    "ArchiveArn": f"arn:aws:events:{REGION}:111111111111:archive/a",
+    "HealthCheck": "arn:aws:route53:::healthcheck/a",
+    "EventSourceName": "aws.partner/a/b",
+    "PartnerEventSourceNamePrefix": "aws.partner/a/",
 }
 # Optional members the request carries anyway, so that it names the account's resources.
 EXTRAS = {
+    "PutRule": ["ScheduleExpression"],  # or an EventPattern: the model requires neither
     "BatchGetSecretValue": ["SecretIdList"],
     "ValidateResourcePolicy": ["SecretId"],
     "ListAliases": ["KeyId"],
@@ -284,6 +358,8 @@ _CREATES = {
     "CreateGroup",
     "CreateRole",
     "CreatePolicy",
+    "CreateFunction",
+    "PutRule",
 }
 
 
@@ -306,6 +382,7 @@ def _values(
         "kms": lambda: [{"TagKey": "k", "TagValue": "v"}],
         "iam": lambda: [{"Key": "k", "Value": "v"}],
         "logs": lambda: ["k"] if operation == "UntagLogGroup" else {"k": "v"},
+        "lambda": lambda: {"k": "v"},
     }
     document = policy(trust_account(r.account_id, "Sid1"))
     return {
@@ -355,6 +432,8 @@ def _values(
         "Name": lambda: (
             (r.trail_arn if by_arn else TRAIL_NAME)
             if service == "cloudtrail"
+            else (new if creates else r.rule_name)
+            if service == "events"
             else f"{r.mark}/{new}"
         ),
         "trailNameList": lambda: [r.trail_arn if by_arn else TRAIL_NAME],
@@ -378,6 +457,38 @@ def _values(
         "RoleSessionName": lambda: "session",
         "EventSource": lambda: "kms.amazonaws.com",
         "EntityPath": lambda: "o-aaaaaaaaaa/r-aaaa",
+        # Lambda
+        "FunctionName": lambda: (
+            f"{r.mark}-new" if creates else (r.function_arn if by_arn else r.function_name)
+        ),
+        "Resource": lambda: r.function_arn,
+        "Role": lambda: r.function_role_arn,
+        "Runtime": lambda: "python3.12",
+        "Handler": lambda: "app.handler",
+        "StatementId": lambda: "Sid1",
+        "Action": lambda: "lambda:InvokeFunction",
+        "Principal": lambda: "secretsmanager.amazonaws.com",
+        # ARNs of what Strongroom does not implement, which the value generator cannot make.
+        "DurableExecutionArn": lambda: (
+            f"{r.function_arn}:$LATEST/durable-execution/{r.mark}/{r.mark}"
+        ),
+        "CodeSigningConfigArn": lambda: (
+            f"arn:aws:lambda:{REGION}:{r.account_id}:code-signing-config:csc-" + "0" * 17
+        ),
+        "Arn": lambda: f"arn:aws:lambda:{REGION}:{r.account_id}:layer:{r.mark}:1",
+        "AllowedPublishers": lambda: {
+            "SigningProfileVersionArns": [
+                f"arn:aws:signer:{REGION}:{r.account_id}:/signing-profiles/{r.mark}/1"
+            ]
+        },
+        "PermissionsConfig": lambda: {"CapacityProviderOperatorRoleArn": r.function_role_arn},
+        # EventBridge
+        "Rule": lambda: r.rule_name,
+        "Ids": lambda: ["1"],
+        "Targets": lambda: [{"Id": "1", "Arn": r.rule_target_arn}],
+        "TargetArn": lambda: r.rule_target_arn,
+        "ResourceARN": lambda: r.rule_arn,
+        "ScheduleExpression": lambda: "rate(1 day)",
         # S3
         "CopySource": lambda: f"{r.bucket}/{r.object_key or 'none'}",
         "RenameSource": lambda: f"{r.bucket}/{r.object_key or 'none'}",
@@ -405,11 +516,14 @@ def request(
     and (unless `bare`) the optional ones that name a resource (EXTRAS)."""
     if operation.input_shape is None:
         return {}
+    # EXTRAS name operations; two services may have one of the same name (ListAliases).
+    members = operation.input_shape.members
+    extras = [name for name in EXTRAS.get(operation.name, []) if name in members]
     spec = bad_requests.Service(
         _top_level_value,
         minimal_request={},
         id_member="",
         structures=STRUCTURES,
-        base_extras={} if bare else EXTRAS,
+        base_extras={} if bare else {operation.name: extras},
     )
     return bad_requests.base_request(operation, _World(r, service, by_arn), spec)

@@ -32,7 +32,7 @@ from tests.support.postgres import fresh_database
 from tests.support.server import REGION, Server, strongroom
 
 # The services a server speaks today, each with its wire protocol.
-SERVICES = ["kms", "secretsmanager", "logs", "cloudtrail", "iam", "sts", "s3"]
+SERVICES = ["kms", "secretsmanager", "logs", "cloudtrail", "iam", "sts", "s3", "lambda", "events"]
 
 
 @dataclass(frozen=True)
@@ -239,7 +239,9 @@ def _keep_raw_body(response_dict: dict[str, Any], **_: Any) -> None:
 
 
 def _implementations() -> dict[str, type]:
+    from strongroom.services.awslambda.service import Lambda
     from strongroom.services.cloudtrail.service import CloudTrail
+    from strongroom.services.events.service import Events
     from strongroom.services.iam.service import IAM
     from strongroom.services.kms.service import KMS
     from strongroom.services.logs.service import Logs
@@ -255,6 +257,8 @@ def _implementations() -> dict[str, type]:
         "iam": IAM,
         "sts": STS,
         "s3": S3,
+        "lambda": Lambda,
+        "events": Events,
     }
 
 

@@ -240,6 +240,8 @@ def service_event(event: ServiceEvent, event_time: float) -> AuditEvent:
         "recipientAccountId": event.account_id,
         "eventCategory": "Management",
     }
+    if event.additional_data:
+        record["additionalEventData"] = dict(event.additional_data)
     return event_of(record, event_time)
 
 

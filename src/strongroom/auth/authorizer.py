@@ -34,11 +34,13 @@ IdentityPolicies = Callable[[str, str, str], tuple[str, ...]]  # (account, "user
 PrincipalTags = Callable[[str, str, str], Mapping[str, str]]  # (account, "user"/"role", name)
 
 # How each wire protocol's services say "denied": JSON services with AccessDeniedException
-# (400), the query and rest-xml services (IAM, STS, S3) with AccessDenied (403).
+# (400), the query and rest-xml services (IAM, STS, S3) with AccessDenied (403), the rest-json
+# ones (Lambda) with AccessDeniedException (403).
 _DENIALS = {
     "json": ("AccessDeniedException", 400),
     "query": ("AccessDenied", 403),
     "rest-xml": ("AccessDenied", 403),
+    "rest-json": ("AccessDeniedException", 403),
 }
 
 

@@ -1,7 +1,7 @@
 """What a call acts on, read from its parameters, for services whose resources are named by
-the request alone (IAM, CloudWatch Logs, CloudTrail, S3): the dispatcher authorizes these calls
-before they run. Services whose resources carry policies of their own (Secrets Manager's
-secrets, KMS keys) authorize where they find the resource instead.
+the request alone (IAM, CloudWatch Logs, CloudTrail, S3, EventBridge): the dispatcher
+authorizes these calls before they run. Services whose resources carry policies of their own
+(Secrets Manager's secrets, KMS keys) authorize where they find the resource instead.
 
 Each function returns the IAM action (None: the service's prefix and the operation's name)
 and the ARN of the resource, "*" for operations that act on none.
@@ -33,6 +33,19 @@ def logs_target(ctx: RequestContext, operation: str, params: Mapping[str, Any]) 
     if stream is not None and operation in ("PutLogEvents", "GetLogEvents"):
         return None, f"{prefix}{identifier}:log-stream:{stream}"
     return None, f"{prefix}{identifier}:*"
+
+
+def events_target(ctx: RequestContext, operation: str, params: Mapping[str, Any]) -> Target:
+    """Rules as `arn:aws:events:REGION:ACCOUNT:rule/NAME` (`rule/BUS/NAME` on another bus);
+    tagging calls act on the ARN they name, listings on no one rule."""
+    if "ResourceARN" in params:
+        return None, str(params["ResourceARN"])
+    name = params.get("Name") if "Name" in params else params.get("Rule")
+    if name is None:
+        return None, "*"
+    bus = str(params.get("EventBusName") or "default").rsplit("/", 1)[-1]
+    path = name if bus == "default" else f"{bus}/{name}"
+    return None, f"arn:aws:events:{ctx.region}:{ctx.account_id}:rule/{path}"
 
 
 def cloudtrail_target(ctx: RequestContext, operation: str, params: Mapping[str, Any]) -> Target:

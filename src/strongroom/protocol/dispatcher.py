@@ -28,7 +28,7 @@ from strongroom.auth.principal import Principal
 from strongroom.auth.sigv4 import AuthFailure, parse_authorization
 from strongroom.barrier.barrier import Barrier, SealedError
 from strongroom.clock import Clock
-from strongroom.protocol import json_codec, query, rest_xml
+from strongroom.protocol import json_codec, query, rest_json, rest_xml
 from strongroom.protocol.errors import (
     AwsError,
     InternalFailure,
@@ -47,8 +47,14 @@ from strongroom.storage.engine import StorageUnavailable
 log = logging.getLogger("strongroom.dispatch")
 
 # One codec module per botocore wire protocol; each offers decode, encode_result, encode_error
-# and auth_error. rest-json and rpc-v2-cbor join here as the services that use them do.
-_CODECS: dict[str, Any] = {"json": json_codec, "query": query, "rest-xml": rest_xml}
+# and auth_error (REST ones operation_name too). rpc-v2-cbor joins here as a service using it
+# does.
+_CODECS: dict[str, Any] = {
+    "json": json_codec,
+    "query": query,
+    "rest-json": rest_json,
+    "rest-xml": rest_xml,
+}
 
 SEALED_MESSAGE = "Strongroom is sealed: no request can be served until it is unsealed."
 AUDIT_FAILURE_MESSAGE = (

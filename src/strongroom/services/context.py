@@ -101,6 +101,7 @@ class ServiceEvent:
     event_source: str  # e.g. "kms.amazonaws.com"
     event_name: str  # CloudTrail's name for it, e.g. "DeleteKey"
     resources: tuple[tuple[str, str], ...]  # (type, ARN)
+    additional_data: Mapping[str, str] | None = None  # the record's additionalEventData
 
 
 ServiceEvents = Callable[[ServiceEvent], None]

@@ -155,6 +155,12 @@ sm_secrets = sa.Table(
     sa.Column("resource_policy", sa.Text, nullable=True),
     # Set on a replica: the secret in another region that it copies.
     sa.Column("primary_arn", sa.String(2048), nullable=True, index=True),
+    sa.Column("rotation_enabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("rotation_lambda_arn", sa.String(2048), nullable=True),
+    sa.Column("rotation_rules", sa.Text, nullable=True),
+    sa.Column("last_rotated_date", sa.Float, nullable=True),
+    # Set while rotation is on: the scheduler looks for the windows that have opened.
+    sa.Column("next_rotation_date", sa.Float, nullable=True, index=True),
     sa.UniqueConstraint("account_id", "region", "name", name="uq_sm_secrets_name"),
     # ListSecrets pages in creation order by default (the name order has the constraint above).
     sa.Index("ix_sm_secrets_listing", "account_id", "region", "created_date"),
@@ -172,6 +178,20 @@ sm_versions = sa.Table(
     sa.Column("is_binary", sa.Boolean, nullable=False),
     sa.Column("value_blob", sa.LargeBinary, nullable=False),
     sa.Column("value_mac", sa.LargeBinary, nullable=False),
+)
+
+# Rotations under way, one per secret at most: the leader's runner claims one by setting its
+# lease (a crashed runner's lease runs out and the rotation is taken up again).
+sm_rotations = sa.Table(
+    "sm_rotations",
+    metadata,
+    sa.Column("arn", sa.String(2048), sa.ForeignKey("sm_secrets.arn"), primary_key=True),
+    sa.Column("version_id", sa.String(64), nullable=False),
+    sa.Column("test_only", sa.Boolean, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt", sa.Float, nullable=False, index=True),
+    sa.Column("lease_until", sa.Float, nullable=True),
 )
 
 sm_stages = sa.Table(
@@ -374,6 +394,52 @@ logs_tags = sa.Table(
     sa.Column("tag_value", sa.String(256), nullable=False),
 )
 
+# EventBridge rules on the default event bus, their targets and tags. Nothing here is secret.
+# `next_due` is the next firing of an enabled rule with a schedule (NULL otherwise), indexed so
+# that the scheduler finds due rules without a scan.
+EVENTS_ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+EVENTS_NAME = sa.String(64).with_variant(sa.String(64, collation="C"), "postgresql")
+
+events_rules = sa.Table(
+    "events_rules",
+    metadata,
+    sa.Column("id", EVENTS_ID, primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("event_bus_name", sa.String(256), nullable=False),
+    sa.Column("name", EVENTS_NAME, nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("schedule_expression", sa.String(256), nullable=True),
+    sa.Column("event_pattern", sa.Text, nullable=True),
+    sa.Column("state", sa.String(64), nullable=False),
+    sa.Column("role_arn", sa.Text, nullable=True),
+    sa.Column("managed_by", sa.String(128), nullable=True),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("schedule_anchor", sa.Float, nullable=True),
+    sa.Column("next_due", sa.Float, nullable=True),
+    sa.Column("last_fired", sa.Float, nullable=True),
+    sa.UniqueConstraint("account_id", "region", "event_bus_name", "name", name="uq_events_rules"),
+    sa.Index("ix_events_rules_next_due", "next_due"),
+)
+
+events_targets = sa.Table(
+    "events_targets",
+    metadata,
+    sa.Column("rule_id", EVENTS_ID, sa.ForeignKey("events_rules.id"), primary_key=True),
+    sa.Column("target_id", EVENTS_NAME, primary_key=True),
+    sa.Column("arn", sa.Text, nullable=False),
+    sa.Column("definition", sa.Text, nullable=False),  # the Target structure as given (JSON)
+    sa.Index("ix_events_targets_arn", "arn"),  # ListRuleNamesByTarget
+)
+
+events_tags = sa.Table(
+    "events_tags",
+    metadata,
+    sa.Column("rule_id", EVENTS_ID, sa.ForeignKey("events_rules.id"), primary_key=True),
+    sa.Column("tag_key", sa.String(128), primary_key=True),
+    sa.Column("tag_value", sa.String(256), nullable=False),
+)
+
 # IAM (global: no Region). Users, groups, roles and managed policies are keyed by their ids;
 # `name_key` is the lower-cased name, unique in an account (IAM names ignore case). Names sort
 # by code point ("C" collation on PostgreSQL, as SQLite compares). Nothing here is secret but
@@ -534,13 +600,38 @@ IAM_TABLES = (
 
 # What `--dev` reset wipes: every service's resources, children before parents. Accounts,
 # credentials and the barrier stay, so the documented test credentials keep working.
+# Lambda functions. Code and environment variables are barrier ciphertext (either may embed
+# secrets); the configuration (runtime, role, handler, limits, code hash) is JSON metadata.
+LAMBDA_NAME = sa.String(64).with_variant(sa.String(64, collation="C"), "postgresql")
+
+lambda_functions = sa.Table(
+    "lambda_functions",
+    metadata,
+    sa.Column("function_id", sa.String(32), primary_key=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("name", LAMBDA_NAME, nullable=False),
+    sa.Column("revision_id", sa.String(36), nullable=False),
+    sa.Column("configuration", sa.Text, nullable=False),
+    sa.Column("environment_blob", sa.LargeBinary, nullable=False),
+    sa.Column("code_blob", sa.LargeBinary, nullable=False),
+    sa.Column("policy", sa.Text, nullable=True),  # the resource policy AddPermission builds
+    sa.Column("tags", sa.Text, nullable=False),  # JSON object
+    sa.UniqueConstraint("account_id", "region", "name", name="uq_lambda_functions_name"),
+)
+
 SERVICE_TABLES = (
+    events_tags,
+    events_targets,
+    events_rules,
+    lambda_functions,
     logs_tags,
     logs_metric_filters,
     logs_events,
     logs_streams,
     logs_groups,
     sm_replicas,
+    sm_rotations,
     sm_tags,
     sm_stages,
     sm_versions,

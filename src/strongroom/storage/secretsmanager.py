@@ -21,18 +21,27 @@ from strongroom.services.secretsmanager.model import (
     IN_PROGRESS,
     IN_SYNC,
     ReplicaStatus,
+    Rotation,
     Secret,
     SecretVersion,
 )
 from strongroom.storage.changes import MAX_ENTRIES, ChangeFeed
 from strongroom.storage.coalescing import CoalescingWriter
 from strongroom.storage.engine import StorageUnavailable, WriterQueue
-from strongroom.storage.schema import sm_replicas, sm_secrets, sm_stages, sm_tags, sm_versions
+from strongroom.storage.schema import (
+    sm_replicas,
+    sm_rotations,
+    sm_secrets,
+    sm_stages,
+    sm_tags,
+    sm_versions,
+)
 
 log = logging.getLogger("strongroom.secretsmanager")
 _SECRET_COLUMNS = [sm_secrets.c[f.name] for f in fields(Secret)]
 _VERSION_COLUMNS = [sm_versions.c[f.name] for f in fields(SecretVersion)]
 _REPLICA_COLUMNS = [sm_replicas.c[f.name] for f in fields(ReplicaStatus)]
+_ROTATION_COLUMNS = [sm_rotations.c[f.name] for f in fields(Rotation)]
 
 
 class SecretExists(Exception):
@@ -147,6 +156,19 @@ class SecretTransaction:
         self._connection.execute(
             sa.delete(sm_tags).where(sm_tags.c.arn == self.arn, sm_tags.c.tag_key.in_(tag_keys))
         )
+
+    def rotation(self) -> Rotation | None:
+        row = self._connection.execute(
+            sa.select(*_ROTATION_COLUMNS).where(sm_rotations.c.arn == self.arn)
+        ).first()
+        return Rotation(*row) if row else None
+
+    def start_rotation(self, rotation: Rotation) -> None:
+        self.end_rotation()
+        self._connection.execute(sa.insert(sm_rotations).values(arn=self.arn, **asdict(rotation)))
+
+    def end_rotation(self) -> None:
+        self._connection.execute(sa.delete(sm_rotations).where(sm_rotations.c.arn == self.arn))
 
 
 class SecretsRepository:
@@ -376,7 +398,7 @@ class SecretsRepository:
             # Writing the row first locks it (see `locked`) and tells whether it qualifies.
             if connection.execute(claim.values(arn=arn)).rowcount == 0:
                 return False
-            for table in (sm_tags, sm_stages, sm_versions):
+            for table in (sm_rotations, sm_tags, sm_stages, sm_versions):
                 connection.execute(sa.delete(table).where(table.c.arn == arn))
             connection.execute(sa.delete(sm_replicas).where(sm_replicas.c.primary_arn == arn))
             connection.execute(sa.delete(sm_secrets).where(sm_secrets.c.arn == arn))
@@ -388,6 +410,78 @@ class SecretsRepository:
             return list(
                 connection.scalars(
                     sa.select(sm_secrets.c.arn).where(sm_secrets.c.deleted_date <= now)
+                )
+            )
+
+    # Rotation
+
+    def rotations_due(self, now: float, limit: int) -> list[str]:
+        """Secrets whose rotation under way is due for an attempt and held by no runner."""
+        with self._engine.connect() as connection:
+            return list(
+                connection.scalars(
+                    sa.select(sm_rotations.c.arn)
+                    .where(
+                        sm_rotations.c.next_attempt <= now,
+                        sa.or_(
+                            sm_rotations.c.lease_until.is_(None),
+                            sm_rotations.c.lease_until < now,
+                        ),
+                    )
+                    .order_by(sm_rotations.c.next_attempt)
+                    .limit(limit)
+                )
+            )
+
+    def windows_open(self, now: float, limit: int) -> list[str]:
+        """Secrets whose next rotation window has opened and that rotate nothing yet."""
+        under_way = sa.select(sm_rotations.c.arn).where(sm_rotations.c.arn == sm_secrets.c.arn)
+        with self._engine.connect() as connection:
+            return list(
+                connection.scalars(
+                    sa.select(sm_secrets.c.arn)
+                    .where(
+                        sm_secrets.c.next_rotation_date <= now,
+                        sm_secrets.c.rotation_enabled.is_(True),
+                        sm_secrets.c.deleted_date.is_(None),
+                        sm_secrets.c.primary_arn.is_(None),  # replicas rotate with their primary
+                        ~sa.exists(under_way),
+                    )
+                    .order_by(sm_secrets.c.next_rotation_date)
+                    .limit(limit)
+                )
+            )
+
+    def claim_rotation(self, arn: str, now: float, lease_until: float) -> Rotation | None:
+        """Take the secret's rotation for one attempt, unless another runner holds it: exactly
+        one of any number of racing runners gets it."""
+        with self._engine.begin() as connection:
+            claimed = connection.execute(
+                sa.update(sm_rotations)
+                .where(
+                    sm_rotations.c.arn == arn,
+                    sm_rotations.c.next_attempt <= now,
+                    sa.or_(sm_rotations.c.lease_until.is_(None), sm_rotations.c.lease_until < now),
+                )
+                .values(lease_until=lease_until)
+            )
+            if claimed.rowcount != 1:
+                return None
+            row = connection.execute(
+                sa.select(*_ROTATION_COLUMNS).where(sm_rotations.c.arn == arn)
+            ).one()
+        return Rotation(*row)
+
+    def rotation_failed(self, arn: str, version_id: str, next_attempt: float) -> None:
+        """Count a failed attempt and release the rotation until `next_attempt`."""
+        with self._engine.begin() as connection:
+            connection.execute(
+                sa.update(sm_rotations)
+                .where(sm_rotations.c.arn == arn, sm_rotations.c.version_id == version_id)
+                .values(
+                    attempts=sm_rotations.c.attempts + 1,
+                    next_attempt=next_attempt,
+                    lease_until=None,
                 )
             )
 

@@ -8,6 +8,7 @@ raises with a message's content.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -116,6 +117,33 @@ class Logs:
             found = self._repository.group(account_id, region, name)
             assert found is not None  # created meanwhile by another caller
             return found
+
+    def write_events(
+        self, account_id: str, region: str, group_name: str, stream_name: str, messages: list[str]
+    ) -> None:
+        """What a service logs itself (a Lambda function's output): `messages`, stamped now,
+        into the stream, the group and stream made when missing, as AWS's services do."""
+        group = self.ensure_group(account_id, region, group_name, STORED)
+        if group.source != STORED or not messages:
+            return
+        now = self._now()
+        if self._stored.stream(group, stream_name) is None:
+            with contextlib.suppress(StreamExists):  # made meanwhile
+                self._repository.create_stream(group.id, stream_name, now)
+        stream = self._stored.stream(group, stream_name)
+        if stream is None:
+            return  # the group was deleted meanwhile: the lines go where AWS's would, nowhere
+        batches: list[list[tuple[int, str]]] = [[]]
+        size = 0
+        for message in messages:
+            if batches[-1] and size + event_bytes(message) > MAX_BATCH_BYTES:
+                batches.append([])
+                size = 0
+            batches[-1].append((now, message))
+            size += event_bytes(message)
+        with contextlib.suppress(Gone):  # deleted meanwhile
+            for batch in batches:
+                self._stored.append(group, stream, batch, now)
 
     def _now(self) -> int:
         return int(self._clock.time() * 1000)

@@ -65,6 +65,13 @@ class Secret:
     secret_type: str | None = None
     resource_policy: str | None = None
     primary_arn: str | None = None  # set on a replica: the secret it copies
+    # Rotation (see rotation.py): the function and rules RotateSecret stored, whether they are
+    # on, and when the next window opens (None: no rotation scheduled).
+    rotation_enabled: bool = False
+    rotation_lambda_arn: str | None = None
+    rotation_rules: str | None = None  # JSON, as RotateSecret took them
+    last_rotated_date: float | None = None
+    next_rotation_date: float | None = None
 
     @property
     def is_replica(self) -> bool:
@@ -89,3 +96,15 @@ class SecretVersion:
     is_binary: bool
     value_blob: bytes
     value_mac: bytes
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """A rotation under way: the version it makes (AWSPENDING), whether it only tests the
+    function (RotateImmediately false), and its failed attempts so far."""
+
+    version_id: str
+    test_only: bool
+    started_at: float
+    attempts: int
+    next_attempt: float

@@ -144,7 +144,7 @@ class Replication:
         for primary_arn, region in self._secrets.replicas_out_of_date():
             primary = self._secrets.by_arn(primary_arn)
             if primary is not None:
-                self.sync(_service_context(primary), primary_arn, region)
+                self.sync(service_context(primary), primary_arn, region)
 
     def key_changed(self, replica: Secret) -> None:
         """Report a replica's new KMS key (the one thing a replica changes by itself)."""
@@ -190,10 +190,12 @@ class Replication:
             kms_key_id=kms_key_id,
             last_accessed_date=None,
             primary_arn=primary.arn,
+            rotation_enabled=False,  # a replica changes only with its primary
+            next_rotation_date=None,
         )
 
 
-def _service_context(secret: Secret) -> RequestContext:
+def service_context(secret: Secret) -> RequestContext:
     """Secrets Manager acting by itself on an account's behalf (no caller)."""
     principal = Principal(
         account_id=secret.account_id,

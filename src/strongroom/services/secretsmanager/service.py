@@ -3,6 +3,7 @@ the secret's KMS key, see sealing.py), with resource policies and replicas in ot
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import uuid
@@ -14,11 +15,14 @@ from strongroom.barrier.barrier import Barrier
 from strongroom.clock import Clock
 from strongroom.iam.conditions import ContextValue
 from strongroom.iam.public import grants_public_access
+from strongroom.jobs.schedule_expressions import InvalidRotationRules
 from strongroom.protocol.errors import AwsError
+from strongroom.services.awslambda.errors import InvocationRefused
+from strongroom.services.awslambda.service import Lambda
 from strongroom.services.context import RequestContext, ServiceEvent, ServiceEvents
 from strongroom.services.kms.service import KMS
 from strongroom.services.secretsmanager import errors as e
-from strongroom.services.secretsmanager import listing, rules, staging
+from strongroom.services.secretsmanager import listing, rotation, rules, staging
 from strongroom.services.secretsmanager.model import (
     AWSCURRENT,
     AWSPENDING,
@@ -26,14 +30,16 @@ from strongroom.services.secretsmanager.model import (
     FAILED,
     SECRET_RESOURCE,
     ReplicaStatus,
+    Rotation,
     Secret,
     parse_arn,
     secret_arn,
 )
 from strongroom.services.secretsmanager.passwords import InvalidParameter, random_password
-from strongroom.services.secretsmanager.replication import Replication
+from strongroom.services.secretsmanager.replication import Replication, service_context
+from strongroom.services.secretsmanager.rotation import RotationRunner
 from strongroom.services.secretsmanager.sealing import Sealer, Value
-from strongroom.storage.secretsmanager import SecretExists, SecretsRepository
+from strongroom.storage.secretsmanager import SecretExists, SecretsRepository, SecretTransaction
 
 log = logging.getLogger("strongroom.secretsmanager")
 _DAY = 86400
@@ -86,6 +92,7 @@ class SecretsManager:
         clock: Clock,
         regions: frozenset[str],
         events: ServiceEvents,
+        functions: Lambda,
     ) -> None:
         self._secrets = repository
         self._events = events
@@ -93,6 +100,9 @@ class SecretsManager:
         self._clock = clock
         self._sealer = Sealer(kms, barrier, clock)
         self._replication = Replication(repository, self._sealer, clock)
+        self._rotation = RotationRunner(
+            repository, functions, clock, events, self._copy_current_as_pending
+        )
 
     def forget_values(self) -> None:
         """Called on seal: drop every decrypted value this process keeps."""
@@ -528,6 +538,90 @@ class SecretsManager:
         self._replicate(ctx, secret)
         return {"ARN": secret.arn, "Name": secret.name}
 
+    # Rotation (see rotation.py)
+
+    def rotate_secret(
+        self,
+        ctx: RequestContext,
+        SecretId: str,
+        ClientRequestToken: str | None = None,
+        RotationLambdaARN: str | None = None,
+        RotationRules: dict[str, Any] | None = None,
+        RotateImmediately: bool = True,
+    ) -> dict[str, Any]:
+        rules.refuse_nul(ClientRequestToken=ClientRequestToken, RotationLambdaARN=RotationLambdaARN)
+        secret = self._find_primary(ctx, SecretId)
+        function_arn = RotationLambdaARN or secret.rotation_lambda_arn
+        if function_arn is None:
+            raise e.InvalidRequestException(rotation.NO_FUNCTION)
+        stored_rules = json.loads(secret.rotation_rules) if secret.rotation_rules else {}
+        rotation_rules = stored_rules if RotationRules is None else RotationRules
+        if rotation_rules:
+            try:
+                rotation.schedule_of(rotation_rules)
+            except InvalidRotationRules as invalid:
+                raise e.InvalidParameterException(invalid.message) from None
+        ctx.authorize(function_arn, action="lambda:InvokeFunction")
+        try:
+            self._rotation.check_function(secret, function_arn)
+        except InvocationRefused:
+            raise e.AccessDeniedException(rotation.CANNOT_INVOKE) from None
+        version_id = ClientRequestToken or str(uuid.uuid4())
+        now = self._clock.time()
+        with self._secrets.locked(secret.arn, now) as locked:
+            stages = locked.stages()
+            pending = stages.get(AWSPENDING)
+            in_progress = pending is not None and pending != stages.get(AWSCURRENT)
+            if in_progress:
+                under_way = locked.rotation()
+                if under_way is not None:  # try it again now, as AWS's answer promises
+                    locked.start_rotation(replace(under_way, next_attempt=now))
+            else:
+                locked.update(
+                    rotation_enabled=True,
+                    rotation_lambda_arn=function_arn,
+                    rotation_rules=json.dumps(rotation_rules),
+                )
+                configured = locked.secret()
+                if RotateImmediately:
+                    locked.set_stage(AWSPENDING, version_id)
+                else:
+                    opening = rotation.next_window_opening(configured, now)
+                    locked.update(next_rotation_date=opening)
+                locked.start_rotation(Rotation(version_id, not RotateImmediately, now, 0, now))
+        self._rotation.kick(secret.arn)
+        if in_progress:
+            raise e.InvalidRequestException(rotation.IN_PROGRESS)
+        return {"ARN": secret.arn, "Name": secret.name, "VersionId": version_id}
+
+    def cancel_rotate_secret(self, ctx: RequestContext, SecretId: str) -> dict[str, Any]:
+        secret = self._find_primary(ctx, SecretId)
+        with self._secrets.locked(secret.arn, self._clock.time()) as locked:
+            under_way = locked.rotation()
+            locked.end_rotation()
+            locked.update(rotation_enabled=False, next_rotation_date=None)
+        result = {"ARN": secret.arn, "Name": secret.name}
+        if under_way is not None and not under_way.test_only:
+            result["VersionId"] = under_way.version_id
+        return result
+
+    def rotate_due(self) -> None:
+        """Background job: rotations whose windows opened, and retries that are due."""
+        self._rotation.run_due()
+
+    def stop_rotations(self) -> None:
+        """On stop: no new attempts (one cut short is retried when its lease ends)."""
+        self._rotation.shutdown()
+
+    def _copy_current_as_pending(self, secret: Secret, version_id: str) -> None:
+        """The current value again, as the AWSPENDING version `version_id` (what a test-only
+        rotation gives the function's testSecret step)."""
+        context = service_context(secret)
+        current = self._secrets.version(secret.arn, self._secrets.stages(secret.arn)[AWSCURRENT])
+        assert current is not None
+        value = self._sealer.open(context, secret, current)
+        self._put(context, secret, version_id, value, [AWSPENDING])
+
     # Tags and passwords
 
     def tag_resource(self, ctx: RequestContext, SecretId: str, Tags: list[dict[str, str]]) -> None:
@@ -734,16 +828,21 @@ class SecretsManager:
     ) -> dict[str, Any]:
         version_id = token or str(uuid.uuid4())
         existing = self._secrets.version(secret.arn, version_id)
+        abandoned = False
         if existing is None:
             sealed = self._sealer.seal(ctx, secret, version_id, value)
             now = self._clock.time()
             with self._secrets.locked(secret.arn, now) as locked:
                 existing = locked.version(version_id)  # a concurrent retry of the same token
                 if existing is None:
+                    if AWSCURRENT in stages:
+                        abandoned = _abandon_rotation(locked, version_id)
                     locked.add_version(sealed)
                     for stage in stages:
                         staging.attach(locked, stage, version_id)
                     staging.prune(locked, now)
+        if abandoned:
+            self._rotation.abandoned(secret)
         if existing is not None and not self._sealer.same_value(secret, existing, value):
             raise e.ResourceExistsException(
                 "You can't modify an existing version, you can only create a new version."
@@ -771,7 +870,11 @@ class SecretsManager:
             "Type": secret.secret_type,
             "Description": secret.description,
             "KmsKeyId": secret.kms_key_id,
-            "RotationEnabled": False,
+            "RotationEnabled": secret.rotation_enabled,
+            "RotationLambdaARN": secret.rotation_lambda_arn,
+            "RotationRules": json.loads(secret.rotation_rules) if secret.rotation_rules else None,
+            "LastRotatedDate": secret.last_rotated_date,
+            "NextRotationDate": secret.next_rotation_date if secret.rotation_enabled else None,
             "LastChangedDate": secret.last_changed_date,
             "LastAccessedDate": secret.last_accessed_date,
             "DeletedDate": secret.deleted_date,
@@ -792,6 +895,20 @@ class SecretsManager:
         day = math.floor(self._clock.time() / _DAY) * _DAY
         if secret.last_accessed_date != day:
             ctx.when_recorded(lambda: self._secrets.note_access(secret.arn, day))
+
+
+def _abandon_rotation(locked: SecretTransaction, new_current: str) -> bool:
+    """A new value made current by hand ends any rotation under way, as AWS does: AWSPENDING
+    comes off (so that the next rotation can start). True when a rotation was abandoned."""
+    stages = locked.stages()
+    pending = stages.get(AWSPENDING)
+    if pending is None or pending == new_current:
+        return False
+    locked.remove_stage(AWSPENDING)
+    if pending == stages.get(AWSCURRENT):
+        return False  # the last rotation's finished version: nothing was under way
+    locked.end_rotation()
+    return True
 
 
 def _request_keys(tags: list[dict[str, str]]) -> dict[str, ContextValue]:
