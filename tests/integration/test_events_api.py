@@ -6,9 +6,6 @@ source document's commands, and the scheduler's view in storage (due rules, clai
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -394,57 +391,6 @@ def test_tags(events):
     events.delete_rule(Name=name)
     with aws_error("ResourceNotFoundException", 400, no_rule(name)):
         events.list_tags_for_resource(ResourceARN=arn)
-
-
-# The source document's commands
-
-
-# The block of the source document, character for character.
-SEED_SCRIPT = """
-# Create EventBridge rule for 90-day rotation
-aws events put-rule \\
-    --name "alphavox-key-rotation" \\
-    --schedule-expression "rate(90 days)" \\
-    --description "Rotate AlphaVox secrets every 90 days"
-
-# Add Lambda target
-aws events put-targets \\
-    --rule "alphavox-key-rotation" \\
-    --targets "Id"="1","Arn"="arn:aws:lambda:region:account:function:alphavox-rotate-secrets"
-"""
-
-
-def test_the_source_documents_commands(dev_server, events):
-    if events.list_rules(NamePrefix=SEED_RULE)["Rules"]:
-        events.remove_targets(Rule=SEED_RULE, Ids=["1"])
-        events.delete_rule(Name=SEED_RULE)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | dev_server.env()
-    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
-    done = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", SEED_SCRIPT],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    put_rule, put_targets = (
-        json.loads(done.stdout[: done.stdout.index("}") + 1]),
-        json.loads(done.stdout[done.stdout.index("}") + 1 :]),
-    )
-    assert put_rule == {"RuleArn": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{SEED_RULE}"}
-    assert put_targets == {"FailedEntryCount": 0, "FailedEntries": []}
-    assert events.list_targets_by_rule(Rule=SEED_RULE)["Targets"] == [
-        {"Id": "1", "Arn": SEED_FUNCTION}
-    ]
-    described = events.describe_rule(Name=SEED_RULE)
-    assert described["Description"] == "Rotate AlphaVox secrets every 90 days"
-    assert described["ScheduleExpression"] == "rate(90 days)"
-    stored = stored_rule(dev_server, SEED_RULE)
-    assert stored["next_due"] == pytest.approx(stored["schedule_anchor"] + 90 * 86400)
-    events.remove_targets(Rule=SEED_RULE, Ids=["1"])
-    events.delete_rule(Name=SEED_RULE)
 
 
 # The scheduler's view

@@ -100,8 +100,17 @@ def test_the_90_day_rule_fires_once_and_rotates_both_secrets(own_dev_server):
     )
     done = shell(server, SCHEDULE)
     assert done.returncode == 0, done.stderr
-    rule = server.client("events").describe_rule(Name="alphavox-key-rotation")
+    first_end = done.stdout.index("}") + 1  # two documents: put-rule's, put-targets'
+    put_rule, put_targets = json.loads(done.stdout[:first_end]), json.loads(done.stdout[first_end:])
+    events = server.client("events")
+    rule = events.describe_rule(Name="alphavox-key-rotation")
+    assert put_rule == {"RuleArn": rule["Arn"]}
+    assert put_targets == {"FailedEntryCount": 0, "FailedEntries": []}
     assert rule["ScheduleExpression"] == "rate(90 days)" and rule["State"] == "ENABLED"
+    assert rule["Description"] == "Rotate AlphaVox secrets every 90 days"
+    assert events.list_targets_by_rule(Rule="alphavox-key-rotation")["Targets"] == [
+        {"Id": "1", "Arn": "arn:aws:lambda:region:account:function:alphavox-rotate-secrets"}
+    ]
     # What the console adds for the rule: EventBridge may invoke the function for it.
     lam.add_permission(
         FunctionName="alphavox-rotate-secrets",

@@ -12,6 +12,7 @@ import binascii
 import json
 import secrets
 from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
 from strongroom.barrier.aead import IntegrityError
 from strongroom.barrier.barrier import Barrier
@@ -49,6 +50,39 @@ class Session:
     @property
     def mfa_authenticated(self) -> bool:
         return self.mfa_authenticated_at is not None
+
+
+class Role(Protocol):
+    """What a role session names of its role."""
+
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def arn(self) -> str: ...
+    @property
+    def role_id(self) -> str: ...
+
+
+def role_session(
+    role: Role, session_name: str, issued_at: float, expires_at: float, **details: Any
+) -> Session:
+    """A new session of `role` (new temporary keys), as AssumeRole issues them; `details`:
+    the other Session fields (MFA, session policies, tags, source identity)."""
+    key_id, secret = new_temporary_key()
+    return Session(
+        access_key_id=key_id,
+        secret_access_key=secret,
+        account_id=role.account_id,
+        issued_at=issued_at,
+        expires_at=expires_at,
+        role_name=role.name,
+        role_arn=role.arn,
+        role_id=role.role_id,
+        session_name=session_name,
+        **details,
+    )
 
 
 def new_temporary_key() -> tuple[str, str]:

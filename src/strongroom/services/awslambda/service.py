@@ -569,19 +569,11 @@ class Lambda:
         the function, as STS's AssumeRole would issue it."""
         role = self._assumable_role(function.account_id, function.configuration.role)
         now = self._clock.time()
-        key_id, secret = sessions.new_temporary_key()
-        session = sessions.Session(
-            access_key_id=key_id,
-            secret_access_key=secret,
-            account_id=role.account_id,
-            issued_at=now,
-            expires_at=now + function.configuration.timeout + _CREDENTIALS_MARGIN,
-            role_name=role.name,
-            role_arn=role.arn,
-            role_id=role.role_id,
-            session_name=function.name,
+        expires_at = now + function.configuration.timeout + _CREDENTIALS_MARGIN
+        session = sessions.role_session(role, function.name, now, expires_at)
+        return runtime.Credentials(
+            session.access_key_id, session.secret_access_key, sessions.seal(self._barrier, session)
         )
-        return runtime.Credentials(key_id, secret, sessions.seal(self._barrier, session))
 
     # Internals
 

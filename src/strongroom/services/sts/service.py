@@ -108,17 +108,11 @@ class STS:
         if len(tags) > MAX_SESSION_TAGS:
             raise e.PackedPolicyTooLargeException("Packed size of session tags is too large.")
         now = self._clock.time()
-        key_id, secret = sessions.new_temporary_key()
-        session = sessions.Session(
-            access_key_id=key_id,
-            secret_access_key=secret,
-            account_id=role.account_id,
-            issued_at=now,
-            expires_at=now + duration,
-            role_name=role.name,
-            role_arn=role.arn,
-            role_id=role.role_id,
-            session_name=RoleSessionName,
+        session = sessions.role_session(
+            role,
+            RoleSessionName,
+            now,
+            now + duration,
             mfa_authenticated_at=mfa_at,
             policies=policies,
             tags=tags,
