@@ -35,7 +35,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _throwaway_cluster() -> Iterator[str]:
+def _throwaway_cluster(password: str | None = None) -> Iterator[str]:
+    """A cluster of its own; with `password`, connections over TCP must give it (or another
+    role's password), as a production server's would."""
     binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not binaries:
         raise RuntimeError(
@@ -49,8 +51,16 @@ def _throwaway_cluster() -> Iterator[str]:
     if as_user:
         shutil.chown(root, "postgres")
     data, port = os.path.join(root, "data"), _free_port()
+    auth = ["-A", "trust"]
+    if password is not None:
+        password_file = os.path.join(root, "password")
+        with open(password_file, "w") as file:
+            file.write(password)
+        if as_user:
+            shutil.chown(password_file, "postgres")
+        auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={password_file}"]
     subprocess.run(
-        [*as_user, f"{bin_dir}/initdb", "-D", data, "-U", "postgres", "-A", "trust"],
+        [*as_user, f"{bin_dir}/initdb", "-D", data, "-U", "postgres", *auth],
         check=True,
         capture_output=True,
     )
@@ -70,8 +80,9 @@ def _throwaway_cluster() -> Iterator[str]:
         check=True,
         capture_output=True,
     )
+    credentials = "postgres" if password is None else f"postgres:{password}"
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        yield _when_up(f"postgresql://{credentials}@127.0.0.1:{port}/postgres")
     finally:
         subprocess.run(
             [*as_user, f"{bin_dir}/pg_ctl", "-D", data, "-m", "fast", "stop"], capture_output=True
@@ -86,12 +97,24 @@ def postgres_server() -> Iterator[str]:
         yield url
         return
     with _throwaway_cluster() as throwaway:
-        deadline = time.monotonic() + 30
-        while not _reachable(throwaway):
-            if time.monotonic() > deadline:
-                raise RuntimeError("the throwaway PostgreSQL cluster did not come up")
-            time.sleep(0.2)
         yield throwaway
+
+
+@contextmanager
+def password_checking_server() -> Iterator[str]:
+    """A throwaway cluster that checks passwords over TCP (the local server may trust every
+    connection from 127.0.0.1): the URL of its superuser, with the password."""
+    with _throwaway_cluster(password=uuid.uuid4().hex) as url:
+        yield url
+
+
+def _when_up(url: str) -> str:
+    deadline = time.monotonic() + 30
+    while not _reachable(url):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the throwaway PostgreSQL cluster did not come up")
+        time.sleep(0.2)
+    return url
 
 
 @contextmanager

@@ -70,6 +70,10 @@ class FunctionName:
         return function_arn(self.region, self.account_id, self.name)
 
 
+# Function names (in every account) that stand for Strongroom's built-in secret rotators.
+BUILT_IN_ROTATOR_PREFIX = "strongroom-rotation-"
+
+
 def parse_function_name(text: str, account_id: str, region: str) -> FunctionName | None:
     """The function `text` names in the caller's account and Region unless it says otherwise;
     None when it is no function name."""

@@ -39,6 +39,7 @@ from strongroom.protocol.errors import NotImplementedYet
 from strongroom.services.awslambda import errors as e
 from strongroom.services.awslambda import runtime
 from strongroom.services.awslambda.model import (
+    BUILT_IN_ROTATOR_PREFIX,
     DEFAULT_LIST_ITEMS,
     DEFAULT_MEMORY,
     DEFAULT_TIMEOUT,
@@ -164,6 +165,11 @@ class Lambda:
         if target.qualifier is not None or target.region != ctx.region:
             raise e.InvalidParameterValueException(
                 "FunctionName must name an unqualified function in the Region of the request."
+            )
+        if target.name.startswith(BUILT_IN_ROTATOR_PREFIX):
+            raise e.InvalidParameterValueException(
+                f"Function names starting {BUILT_IN_ROTATOR_PREFIX} are reserved for "
+                "Strongroom's built-in rotators."
             )
         self._pass_role(ctx, Role)
         _check_limits(Timeout, MemorySize)

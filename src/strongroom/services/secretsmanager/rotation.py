@@ -15,7 +15,6 @@ import json
 import logging
 import secrets as _random
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +31,9 @@ from strongroom.services.secretsmanager.model import (
     Rotation,
     Secret,
 )
+from strongroom.services.secretsmanager.rotators import BuiltInRotator, built_in
+from strongroom.services.secretsmanager.rotators.base import RotationFailure
+from strongroom.services.secretsmanager.service_access import ServiceAccess
 from strongroom.storage.secretsmanager import SecretsRepository
 
 log = logging.getLogger("strongroom.secretsmanager")
@@ -76,9 +78,7 @@ def retry_delay(attempts: int) -> float:
 
 
 class RotationRunner:
-    """Takes rotations under way through their function's steps, in a few background threads.
-    `copy_current` stores the current value as a new AWSPENDING version (for the test-only
-    rotation RotateImmediately=false asks for)."""
+    """Takes rotations under way through their function's steps, in a few background threads."""
 
     def __init__(
         self,
@@ -86,21 +86,26 @@ class RotationRunner:
         functions: Lambda,
         clock: Clock,
         events: ServiceEvents,
-        copy_current: Callable[[Secret, str], None],
+        access: ServiceAccess,
     ) -> None:
         self._secrets = secrets
         self._functions = functions
         self._clock = clock
         self._events = events
-        self._copy_current = copy_current
+        self._access = access
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="strongroom-rotation")
 
     def check_function(self, secret: Secret, function_arn: str) -> None:
         """Raise InvocationRefused unless Secrets Manager may invoke the function for the
-        secret (RotateSecret checks this before it stores anything)."""
-        self._functions.permitted_function(
-            secret.account_id, secret.region, function_arn, SERVICE_PRINCIPAL, secret.arn
-        )
+        secret (RotateSecret checks this before it stores anything); a built-in rotator
+        always may."""
+        if self._built_in(secret, function_arn) is None:
+            self._functions.permitted_function(
+                secret.account_id, secret.region, function_arn, SERVICE_PRINCIPAL, secret.arn
+            )
+
+    def _built_in(self, secret: Secret, function_arn: str) -> BuiltInRotator | None:
+        return built_in(function_arn, secret.account_id, secret.region, self._access)
 
     def kick(self, arn: str) -> None:
         """Attempt the secret's rotation now, in this process (when no other runner holds it)."""
@@ -155,7 +160,7 @@ class RotationRunner:
         if rotation.attempts == 0 and not rotation.test_only:
             self._event(secret, "RotationStarted")
         if rotation.test_only:
-            self._copy_current(secret, rotation.version_id)
+            self._access.copy_current(secret, rotation.version_id)
         steps = ("testSecret",) if rotation.test_only else STEPS
         token = _random.token_hex(16)  # names this attempt to the function's calls back
         for step in steps:
@@ -175,6 +180,15 @@ class RotationRunner:
             "RotationToken": token,
         }
         assert secret.rotation_lambda_arn is not None
+        rotator = self._built_in(secret, secret.rotation_lambda_arn)
+        if rotator is not None:
+            try:
+                rotator.step(step, secret, rotation.version_id)
+            except RotationFailure as failure:
+                return str(failure)
+            except Exception as error:  # a database's or KMS's: its type, never its message
+                return type(error).__name__
+            return None
         try:
             invocation = self._functions.invoke_for_service(
                 secret.account_id,

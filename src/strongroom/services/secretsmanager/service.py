@@ -36,9 +36,10 @@ from strongroom.services.secretsmanager.model import (
     secret_arn,
 )
 from strongroom.services.secretsmanager.passwords import InvalidParameter, random_password
-from strongroom.services.secretsmanager.replication import Replication, service_context
+from strongroom.services.secretsmanager.replication import Replication
 from strongroom.services.secretsmanager.rotation import RotationRunner
 from strongroom.services.secretsmanager.sealing import Sealer, Value
+from strongroom.services.secretsmanager.service_access import ServiceAccess
 from strongroom.storage.secretsmanager import SecretExists, SecretsRepository, SecretTransaction
 
 log = logging.getLogger("strongroom.secretsmanager")
@@ -101,7 +102,11 @@ class SecretsManager:
         self._sealer = Sealer(kms, barrier, clock)
         self._replication = Replication(repository, self._sealer, clock)
         self._rotation = RotationRunner(
-            repository, functions, clock, events, self._copy_current_as_pending
+            repository,
+            functions,
+            clock,
+            events,
+            ServiceAccess(repository, self._sealer, clock, self._put),
         )
 
     def forget_values(self) -> None:
@@ -612,15 +617,6 @@ class SecretsManager:
     def stop_rotations(self) -> None:
         """On stop: no new attempts (one cut short is retried when its lease ends)."""
         self._rotation.shutdown()
-
-    def _copy_current_as_pending(self, secret: Secret, version_id: str) -> None:
-        """The current value again, as the AWSPENDING version `version_id` (what a test-only
-        rotation gives the function's testSecret step)."""
-        context = service_context(secret)
-        current = self._secrets.version(secret.arn, self._secrets.stages(secret.arn)[AWSCURRENT])
-        assert current is not None
-        value = self._sealer.open(context, secret, current)
-        self._put(context, secret, version_id, value, [AWSPENDING])
 
     # Tags and passwords
 
