@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 
 from tests.conftest import BACKENDS
-from tests.support.functions import ROTATOR_PERMISSIONS, execution_role, rotation_function, unique
+from tests.support.functions import (
+    ROTATOR_PERMISSIONS,
+    execution_role,
+    package,
+    rotation_function,
+    unique,
+)
 from tests.support.operator import post
 from tests.support.server import Server
 from tests.support.storage import overwrite
@@ -74,6 +80,63 @@ def test_a_window_that_opens_is_rotated_in_once(own_dev_server):
     rotated_at = described["LastRotatedDate"].astimezone(UTC)
     assert opens <= rotated_at < opens + timedelta(hours=4)
     assert described["NextRotationDate"].astimezone(UTC) == opens + timedelta(days=2)
+
+
+def test_cron_schedules_fire_inside_their_windows(own_dev_server):
+    """A rotation window of cron(0 8 * * ? *) lasting 2 hours, and an EventBridge rule
+    cron(30 9 * * ? *): neither runs early, each runs once when its time comes."""
+    server = own_dev_server
+    sm, arn = rotating_secret(server, {"ScheduleExpression": "cron(0 8 * * ? *)", "Duration": "2h"})
+    opens = sm.describe_secret(SecretId=arn)["NextRotationDate"].astimezone(UTC)
+    assert (opens.hour, opens.minute) == (8, 0)
+    lam, events = server.client("lambda"), server.client("events")
+    role = execution_role(server.client("iam"))
+    function = lam.create_function(
+        FunctionName=unique("cron-target"),
+        Runtime="python3.12",
+        Role=role,
+        Handler="app.handler",
+        Code={"ZipFile": package("def handler(event, context):\n    return event['time']\n")},
+    )
+    rule_arn = events.put_rule(Name=unique("cron"), ScheduleExpression="cron(30 9 * * ? *)")[
+        "RuleArn"
+    ]
+    lam.add_permission(
+        FunctionName=function["FunctionName"],
+        StatementId="events",
+        Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com",
+        SourceArn=rule_arn,
+    )
+    events.put_targets(
+        Rule=rule_arn.rsplit("/", 1)[1], Targets=[{"Id": "1", "Arn": function["FunctionArn"]}]
+    )
+    group = f"/aws/lambda/{function['FunctionName']}"
+
+    def invocations() -> int:
+        logs = server.client("logs")
+        try:
+            found = logs.filter_log_events(logGroupName=group)["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            return 0
+        return sum(e["message"].startswith("START RequestId") for e in found)
+
+    advance_clock(server, (opens - datetime.now(UTC)).total_seconds() - 600)  # 07:50
+    time.sleep(3)
+    assert len(rotated_versions(sm, arn)) == 1 and invocations() == 0
+    advance_clock(server, 900)  # 08:05: the window is open
+    wait_for_rotations(sm, arn, 2)
+    rotated_at = sm.describe_secret(SecretId=arn)["LastRotatedDate"].astimezone(UTC)
+    assert opens <= rotated_at < opens + timedelta(hours=2)
+    assert invocations() == 0  # 09:30 has not come
+    advance_clock(server, 90 * 60)  # 09:35
+    deadline = time.monotonic() + 60
+    while invocations() == 0:
+        assert time.monotonic() < deadline, "the rule did not fire"
+        time.sleep(0.25)
+    time.sleep(3)
+    assert invocations() == 1
+    assert len(rotated_versions(sm, arn)) == 2
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
