@@ -197,11 +197,9 @@ def statements_of(policy: str | None) -> list[dict[str, Any]]:
     return statements
 
 
-def evaluated_policy(policy: str | None) -> str | None:
+def evaluated_policy(policy: str) -> str:
     """The policy as the evaluator reads it: without statement ids, which Lambda lets hold
     '-', '_' and '.' (IAM's grammar does not) and which take no part in a decision."""
-    if policy is None:
-        return None
     document = json.loads(policy)
     for statement in document["Statement"]:
         statement.pop("Sid", None)

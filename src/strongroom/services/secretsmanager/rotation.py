@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets as _random
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -94,6 +95,10 @@ class RotationRunner:
         self._events = events
         self._access = access
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="strongroom-rotation")
+        # Secrets waiting in this process's pool: each due rotation is queued once, however
+        # many ticks find it due before a thread claims it.
+        self._queued: set[str] = set()
+        self._queued_lock = threading.Lock()
 
     def check_function(self, secret: Secret, function_arn: str) -> None:
         """Raise InvocationRefused unless Secrets Manager may invoke the function for the
@@ -109,6 +114,10 @@ class RotationRunner:
 
     def kick(self, arn: str) -> None:
         """Attempt the secret's rotation now, in this process (when no other runner holds it)."""
+        with self._queued_lock:
+            if arn in self._queued:
+                return
+            self._queued.add(arn)
         self._pool.submit(self._attempt, arn)
 
     def run_due(self) -> None:
@@ -144,6 +153,8 @@ class RotationRunner:
         self.kick(arn)
 
     def _attempt(self, arn: str) -> None:
+        with self._queued_lock:
+            self._queued.discard(arn)
         try:
             self._run(arn)
         except Exception:  # a runner thread must outlive any one rotation
