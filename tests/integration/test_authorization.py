@@ -313,3 +313,25 @@ def test_the_key_spec_of_an_existing_key_is_a_condition_key(kms):
         KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT", Policy=key_policy(no_rsa_key_use)
     )["KeyMetadata"]["Arn"]
     denied(kms.encrypt, KeyId=rsa, Plaintext=b"x", EncryptionAlgorithm="RSAES_OAEP_SHA_256")
+
+
+def test_a_keys_tags_are_its_resource_tag_condition_keys(kms):
+    only_team_alpha = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": ["kms:Encrypt", "kms:Decrypt"],
+        "Resource": "*",
+        "Condition": {"StringNotEquals": {"aws:ResourceTag/team": "alpha"}},
+    }
+    key = kms.create_key(
+        Policy=key_policy(only_team_alpha), Tags=[{"TagKey": "team", "TagValue": "alpha"}]
+    )["KeyMetadata"]["Arn"]
+    blob = kms.encrypt(KeyId=key, Plaintext=b"x")["CiphertextBlob"]
+    # A retag takes effect on the next call (the tags are cached, and invalidated by writes).
+    kms.tag_resource(KeyId=key, Tags=[{"TagKey": "team", "TagValue": "beta"}])
+    denied(kms.encrypt, KeyId=key, Plaintext=b"x")
+    denied(kms.decrypt, CiphertextBlob=blob)
+    kms.untag_resource(KeyId=key, TagKeys=["team"])
+    denied(kms.encrypt, KeyId=key, Plaintext=b"x")
+    kms.tag_resource(KeyId=key, Tags=[{"TagKey": "team", "TagValue": "alpha"}])
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"x"

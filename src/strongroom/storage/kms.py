@@ -81,6 +81,7 @@ class KmsRepository:
         self._keys = changes.new_cache()
         self._keys_with_material = changes.new_cache()
         self._aliases = changes.new_cache()
+        self._tags = changes.new_cache()
         self._usage_writer = CoalescingWriter(
             "kms-last-usage", self._store_usage, delay=_USAGE_WRITE_DELAY
         )
@@ -489,14 +490,19 @@ class KmsRepository:
     # Tags
 
     def tags(self, key_id: str) -> dict[str, str]:
-        with self._engine.connect() as connection:
-            rows = connection.execute(
-                sa.select(kms_tags.c.tag_key, kms_tags.c.tag_value)
-                .where(kms_tags.c.key_id == key_id)
-                .order_by(kms_tags.c.tag_key)
-            )
-            # Not dict(rows): a Result has .keys() (its column names), so dict() misreads it.
-            return {tag_key: tag_value for tag_key, tag_value in rows}
+        """Read by every decision on the key (its aws:ResourceTag keys), so cached."""
+
+        def load() -> dict[str, str]:
+            with self._engine.connect() as connection:
+                rows = connection.execute(
+                    sa.select(kms_tags.c.tag_key, kms_tags.c.tag_value)
+                    .where(kms_tags.c.key_id == key_id)
+                    .order_by(kms_tags.c.tag_key)
+                )
+                # Not dict(rows): a Result has .keys() (its column names), so dict() misreads it.
+                return {tag_key: tag_value for tag_key, tag_value in rows}
+
+        return dict(self._changes.cached(self._tags, key_id, load))  # a copy: the cache stays
 
     def put_tags(self, key_id: str, tags: Mapping[str, str]) -> None:
         with self._engine.begin() as connection:
@@ -504,6 +510,7 @@ class KmsRepository:
                 sa.delete(kms_tags).where(kms_tags.c.key_id == key_id, kms_tags.c.tag_key.in_(tags))
             )
             self._insert_tags(connection, key_id, tags)
+            self._changes.bump(connection)
 
     def delete_tags(self, key_id: str, tag_keys: list[str]) -> None:
         with self._engine.begin() as connection:
@@ -512,6 +519,7 @@ class KmsRepository:
                     kms_tags.c.key_id == key_id, kms_tags.c.tag_key.in_(tag_keys)
                 )
             )
+            self._changes.bump(connection)
 
     @staticmethod
     def _insert_tags(connection: Connection, key_id: str, tags: Mapping[str, str]) -> None:

@@ -358,6 +358,8 @@ class KmsBase:
             "kms:KeyManager": key.key_manager,
             "kms:MultiRegion": key.multi_region,
         }
+        for tag_key, value in self._keys.tags(key.storage_id).items():
+            conditions[f"aws:ResourceTag/{tag_key}"] = value
         decide = functools.partial(
             ctx.authorize,
             key.arn,
