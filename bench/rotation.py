@@ -42,6 +42,8 @@ RANDOM_ROTATOR = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:strongroom-rotatio
 DAY = 86400
 TICKS = 1.0  # the scheduler's tick (jobs/scheduler.py)
 SCHEDULED = "bench/rotation/"
+RULES_PER_REGION = 250  # AWS allows 300 rules per event bus
+RULE_REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2"]
 STRONGROOM = [sys.executable, "-m", "strongroom", "server"]
 
 
@@ -57,11 +59,11 @@ class Dev:
         self.endpoint = f"http://localhost:{self.port}"
         wait_http(f"{self.endpoint}/health")
 
-    def client(self, service: str):
+    def client(self, service: str, region: str = REGION):
         return boto3.client(
             service,
             endpoint_url=self.endpoint,
-            region_name=REGION,
+            region_name=region,
             aws_access_key_id=DEV_ACCESS_KEY_ID,
             aws_secret_access_key=DEV_SECRET_ACCESS_KEY,
             config=Config(retries={"max_attempts": 3}, max_pool_connections=16),
@@ -109,8 +111,10 @@ def make_secrets(server: Dev, count: int) -> list[str]:
         return list(pool.map(one, range(count)))
 
 
-def make_rules(server: Dev, count: int) -> str:
-    iam, lam, events = server.client("iam"), server.client("lambda"), server.client("events")
+def make_rules(server: Dev, count: int) -> list[tuple[str, str]]:
+    """`count` rules `rate(1 day)`, each targeting a function of its Region: AWS allows 300
+    rules per event bus, so they spread over Regions (250 each). The (Region, log group) of
+    each target function."""
     trust = {
         "Version": "2012-10-17",
         "Statement": [
@@ -121,27 +125,34 @@ def make_rules(server: Dev, count: int) -> str:
             }
         ],
     }
-    role = iam.create_role(RoleName="bench-target", AssumeRolePolicyDocument=json.dumps(trust))
+    role = server.client("iam").create_role(
+        RoleName="bench-target", AssumeRolePolicyDocument=json.dumps(trust)
+    )["Role"]["Arn"]
     package = io.BytesIO()
     with zipfile.ZipFile(package, "w") as archive:
         archive.writestr("app.py", "def handler(event, context):\n    return event['id']\n")
-    function = lam.create_function(
-        FunctionName="bench-target",
-        Runtime="python3.12",
-        Role=role["Role"]["Arn"],
-        Handler="app.handler",
-        Code={"ZipFile": package.getvalue()},
-    )["FunctionArn"]
-    lam.add_permission(
-        FunctionName="bench-target",
-        StatementId="events",
-        Action="lambda:InvokeFunction",
-        Principal="events.amazonaws.com",
-    )
-    for n in range(count):
-        events.put_rule(Name=f"bench-{n}", ScheduleExpression="rate(1 day)")
-        events.put_targets(Rule=f"bench-{n}", Targets=[{"Id": "1", "Arn": function}])
-    return "/aws/lambda/bench-target"
+    targets = []
+    for first in range(0, count, RULES_PER_REGION):
+        region = RULE_REGIONS[first // RULES_PER_REGION]
+        lam, events = server.client("lambda", region), server.client("events", region)
+        function = lam.create_function(
+            FunctionName="bench-target",
+            Runtime="python3.12",
+            Role=role,
+            Handler="app.handler",
+            Code={"ZipFile": package.getvalue()},
+        )["FunctionArn"]
+        lam.add_permission(
+            FunctionName="bench-target",
+            StatementId="events",
+            Action="lambda:InvokeFunction",
+            Principal="events.amazonaws.com",
+        )
+        for n in range(first, min(count, first + RULES_PER_REGION)):
+            events.put_rule(Name=f"bench-{n}", ScheduleExpression="rate(1 day)")
+            events.put_targets(Rule=f"bench-{n}", Targets=[{"Id": "1", "Arn": function}])
+        targets.append((region, "/aws/lambda/bench-target"))
+    return targets
 
 
 def rotated_at(server: Dev) -> list[float]:
@@ -155,15 +166,19 @@ def rotated_at(server: Dev) -> list[float]:
     ]
 
 
-def invocations(server: Dev, group: str) -> int:
-    logs = server.client("logs")
-    try:
-        pages = logs.get_paginator("filter_log_events").paginate(
-            logGroupName=group, filterPattern='"START RequestId"'
-        )
-        return sum(len(page["events"]) for page in pages)
-    except logs.exceptions.ResourceNotFoundException:
-        return 0
+def invocations(server: Dev, targets: list[tuple[str, str]]) -> int:
+    """How many times the target functions ran (their START lines)."""
+    total = 0
+    for region, group in targets:
+        logs = server.client("logs", region)
+        try:
+            pages = logs.get_paginator("filter_log_events").paginate(
+                logGroupName=group, filterPattern='"START RequestId"'
+            )
+            total += sum(len(page["events"]) for page in pages)
+        except logs.exceptions.ResourceNotFoundException:
+            continue
+    return total
 
 
 def version_counts(server: Dev, arns: list[str]) -> dict[int, int]:
@@ -233,21 +248,21 @@ def main() -> None:
             wait_until(lambda: min(rotated_at(server)) > 0, timeout=3600)
             + report["create_and_rotate_s"]
         )
-        group = make_rules(server, options.rules)
+        targets = make_rules(server, options.rules)
         report["idle_cpu_percent_before"] = idle_cpu(server, options.idle_seconds)
 
         moved_at = time.time() + DAY + 120
         server.advance(DAY + 120)
         started = time.monotonic()
         report["all_rules_fired_s"] = wait_until(
-            lambda: invocations(server, group) >= options.rules, timeout=3600
+            lambda: invocations(server, targets) >= options.rules, timeout=3600
         )
         report["all_windows_rotated_s"] = wait_until(
             lambda: min(rotated_at(server)) >= moved_at - 300, timeout=3600
         )
         report["catch_up_total_s"] = time.monotonic() - started
         time.sleep(5 * TICKS)  # room for a duplicate, if there were one
-        report["rule_invocations"] = invocations(server, group)
+        report["rule_invocations"] = invocations(server, targets)
         report["secrets_by_version_count"] = version_counts(server, arns)
         report["idle_cpu_percent_after"] = idle_cpu(server, options.idle_seconds)
     finally:
