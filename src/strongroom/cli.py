@@ -69,6 +69,11 @@ def main() -> None:
     type=click.IntRange(1, 36500),
     help=f"Days the audit trail is kept [{config.DEFAULT_AUDIT_RETENTION_DAYS}].",
 )
+@click.option(
+    "--smtp-url",
+    envvar="STRONGROOM_SMTP_URL",
+    help="SMTP server for SNS email: smtp[s]://[user:pass@]host[:port][?starttls=true&from=ADDR].",
+)
 @click.option("--dev", is_flag=True, help="Throwaway test server: plain HTTP, test credentials.")
 @click.option("--access-key-id", envvar="STRONGROOM_DEV_ACCESS_KEY_ID", help="--dev access key id.")
 @click.option(
@@ -109,6 +114,13 @@ def server(data_dir: Path | None, dev: bool, workers: int, log_level: str, **opt
         )
     elif options.pop("access_key_id") or options.pop("secret_access_key"):
         raise click.UsageError("--access-key-id/--secret-access-key are for --dev servers only")
+    if options["smtp_url"]:
+        from strongroom.services.sns.delivery import SmtpSettings
+
+        try:
+            SmtpSettings.from_url(options["smtp_url"])
+        except ValueError as error:
+            raise click.UsageError(f"--smtp-url: {error}") from None
     settings = _settings(data_dir, dev=dev, **options)
     try:
         serve(settings, workers)

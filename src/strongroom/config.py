@@ -63,6 +63,9 @@ class Settings:
     account_id: str = ""
     audit_log_group: str = DEFAULT_AUDIT_LOG_GROUP
     audit_retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS
+    # SNS email deliveries: smtp[s]://[user:password@]host[:port][?starttls=true&from=ADDR].
+    # Given at each start, never saved (it may hold a password).
+    smtp_url: str = field(default="", repr=False)
     dev_access_key_id: str = field(default=DEV_ACCESS_KEY_ID, repr=False)
     dev_secret_access_key: str = field(default=DEV_SECRET_ACCESS_KEY, repr=False)
 

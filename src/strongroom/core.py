@@ -20,10 +20,12 @@ from strongroom.auth.authorizer import Authorizer
 from strongroom.auth.principal import Principal
 from strongroom.auth.targets import (
     cloudtrail_target,
+    cloudwatch_target,
     events_target,
     iam_target,
     logs_target,
     s3_target,
+    sns_target,
 )
 from strongroom.barrier import seals
 from strongroom.barrier.aead import IntegrityError
@@ -37,6 +39,7 @@ from strongroom.protocol.registry import Registry, ServiceEndpoint, load_model
 from strongroom.services.awslambda import runtime as lambda_runtime
 from strongroom.services.awslambda.service import Lambda
 from strongroom.services.cloudtrail.service import CloudTrail
+from strongroom.services.cloudwatch.service import CloudWatch
 from strongroom.services.events.firing import RuleFiring
 from strongroom.services.events.service import Events
 from strongroom.services.iam.service import IAM
@@ -48,11 +51,15 @@ from strongroom.services.s3 import errors as s3_errors
 from strongroom.services.s3.service import S3
 from strongroom.services.secretsmanager import model as sm_model
 from strongroom.services.secretsmanager.service import SecretsManager
+from strongroom.services.sns.delivery import Deliveries, SmtpSettings
+from strongroom.services.sns.service import SNS
+from strongroom.services.sns.signing import Signer
 from strongroom.services.sts.service import STS
 from strongroom.storage import changes, system
 from strongroom.storage.audit import AuditRepository
 from strongroom.storage.awslambda import LambdaRepository
 from strongroom.storage.changes import ChangeFeed
+from strongroom.storage.cloudwatch import CloudWatchRepository
 from strongroom.storage.engine import StorageUnavailable
 from strongroom.storage.events import EventsRepository
 from strongroom.storage.iam import IamRepository
@@ -61,6 +68,7 @@ from strongroom.storage.kms import KmsRepository
 from strongroom.storage.kms_grants import GrantRepository
 from strongroom.storage.logs import LogsRepository
 from strongroom.storage.secretsmanager import SecretsRepository
+from strongroom.storage.sns import SnsRepository
 from strongroom.storage.system import SystemStateRepository
 
 _OFFSET = struct.Struct(">d")
@@ -136,7 +144,19 @@ class Core:
             self.functions,
         )
         self.events = Events(EventsRepository(engine), self.clock)
+        self.cloudwatch = CloudWatch(CloudWatchRepository(engine), self.clock)
         self._rule_firing = RuleFiring(self.events, self.functions, self.clock, regions)
+        sns_store = SnsRepository(engine)
+        self.sns = SNS(sns_store, self.barrier, self.clock, settings.endpoint)
+        self.sns_signer = Signer(sns_store, self.barrier, self.clock)
+        self._sns_deliveries = Deliveries(
+            self.sns,
+            self.sns_signer,
+            self.functions,
+            self.clock,
+            settings.endpoint,
+            SmtpSettings.from_url(settings.smtp_url) if settings.smtp_url else None,
+        )
         self.scheduler = Scheduler(
             LeaderLock(engine, settings.data_dir),
             self.barrier,
@@ -145,6 +165,7 @@ class Core:
                 "secretsmanager.replicas": self.secrets.sync_replicas,
                 "secretsmanager.rotate": self.secrets.rotate_due,
                 "events.schedules": self._rule_firing.fire_due,
+                "sns.deliver": self._sns_deliveries.deliver_due,
                 "kms.delete": self.kms.delete_due_keys,
                 "kms.rotate": self.kms.rotate_due_keys,
                 "kms.expire_imports": self.kms.expire_imported_material,
@@ -186,6 +207,10 @@ class Core:
                     ),
                     ServiceEndpoint(load_model("lambda"), self.functions),
                     ServiceEndpoint(load_model("events"), self.events, target=events_target),
+                    ServiceEndpoint(load_model("sns"), self.sns, target=sns_target),
+                    ServiceEndpoint(
+                        load_model("cloudwatch"), self.cloudwatch, target=cloudwatch_target
+                    ),
                     # The audit trail's bucket, read-only; S3 answers bad input InvalidArgument.
                     ServiceEndpoint(
                         load_model("s3"),
@@ -255,6 +280,7 @@ class Core:
         self.scheduler.stop()
         self.secrets.stop_rotations()
         self._rule_firing.shutdown()
+        self._sns_deliveries.shutdown()
         self._kms_store.flush()
         self._secrets_store.flush()
         self._identities.flush()
@@ -266,6 +292,7 @@ class Core:
 
     def _seal_here(self) -> None:
         self.barrier.seal()
+        self.sns_signer.forget()
         self.authenticator.forget_secrets()
         self.kms.forget_materials()
         self.secrets.forget_values()

@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from tests.support.accounts import recorded_codes
 from tests.support.audit import (
     audit_text,
     aws,
@@ -38,7 +39,10 @@ from tests.support.server import DEV_ACCESS_KEY_ID, REGION, Server
 from tests.support.storage import leaked
 
 # Every service the server may speak; the ones a server must speak today.
-CANDIDATE_SERVICES = ["kms", "secretsmanager", "cloudtrail", "logs", "s3", "iam", "sts", "events"]
+CANDIDATE_SERVICES = [
+    *("kms", "secretsmanager", "cloudtrail", "logs", "s3", "iam", "sts", "events", "sns"),
+    "cloudwatch",
+]
 REQUIRED_SERVICES = {"kms", "secretsmanager", "cloudtrail", "iam", "sts"}
 UNKNOWN_SERVICE = "The requested service or operation is not known."
 OTHER_REGION = "eu-west-1"
@@ -184,24 +188,6 @@ def test_every_operation_of_every_service_leaves_exactly_one_record(dev_server):
         else:
             assert record.get("errorCode", "") in recorded_codes(service, code)
     assert misnamed == {}
-
-
-# The awsQuery services' words on the wire for what their records name by the shape or class
-# (CloudTrail names IAM's errors by their shapes: NoSuchEntityException).
-QUERY_WIRE_CODES = {"ValidationError": "ValidationException"}
-
-
-def recorded_codes(service: str, wire_code: str) -> set[str]:
-    """The error codes a record may carry for a call the client saw fail with `wire_code`."""
-    model = botocore.session.get_session().get_service_model(service)
-    if model.metadata["protocol"] != "query":
-        return {wire_code}
-    shapes = {
-        name
-        for name in model.shape_names
-        if model.shape_for(name).metadata.get("error", {}).get("code") == wire_code
-    }
-    return {wire_code, QUERY_WIRE_CODES.get(wire_code, wire_code), *shapes}
 
 
 def check_format(

@@ -34,6 +34,8 @@ ACCESS_DENIED = {
     "query": "AccessDenied",
     "rest-xml": "AccessDenied",
     "rest-json": "AccessDeniedException",
+    # CloudWatch (botocore speaks awsJson1.0 to it): x-amzn-query-error names it AccessDenied.
+    "smithy-rpc-v2-cbor": "AccessDenied",
 }
 SUCCESS = ""
 # Every operation Strongroom does not implement answers this to every caller it has

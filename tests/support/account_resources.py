@@ -88,6 +88,11 @@ class Resources:
     rule_name: str = ""  # an EventBridge rule, with a target and tags
     rule_arn: str = ""
     rule_target_arn: str = ""  # the rule's target (a function ARN; EventBridge checks none)
+    topic_name: str = ""  # an SNS topic, with tags and a Lambda subscription
+    topic_arn: str = ""
+    subscription_arn: str = ""
+    metric_namespace: str = ""  # a CloudWatch metric with a dimension
+    metric_name: str = ""
 
     @property
     def account_id(self) -> str:
@@ -120,6 +125,8 @@ def populate(server: Server, account: Account) -> Resources:
     _iam(server, found)
     _functions(server, found)
     _rules(server, found)
+    _topics(server, found)
+    _metrics(server, found)
     found.bucket = f"strongroom-cloudtrail-{account.account_id}"
     return found
 
@@ -302,6 +309,33 @@ def _rules(server: Server, found: Resources) -> None:
     )
 
 
+def _topics(server: Server, found: Resources) -> None:
+    sns = client(server, "sns", found.account)
+    found.topic_name = f"{found.mark}-topic"
+    found.topic_arn = sns.create_topic(
+        Name=found.topic_name,
+        Attributes={"DisplayName": f"display-{found.hidden}"},
+        Tags=[{"Key": "owner", "Value": f"tag-{found.hidden}"}],
+    )["TopicArn"]
+    found.subscription_arn = sns.subscribe(
+        TopicArn=found.topic_arn, Protocol="lambda", Endpoint=found.function_arn
+    )["SubscriptionArn"]
+
+
+def _metrics(server: Server, found: Resources) -> None:
+    found.metric_namespace, found.metric_name = f"{found.mark}/metrics", f"{found.mark}-metric"
+    client(server, "cloudwatch", found.account).put_metric_data(
+        Namespace=found.metric_namespace,
+        MetricData=[
+            {
+                "MetricName": found.metric_name,
+                "Dimensions": [{"Name": "owner", "Value": f"dimension-{found.hidden}"}],
+                "Value": 1.0,
+            }
+        ],
+    )
+
+
 # Valid requests naming an account's resources
 
 STRUCTURES: dict[str, dict[str, Any]] = {
@@ -360,6 +394,7 @@ _CREATES = {
     "CreatePolicy",
     "CreateFunction",
     "PutRule",
+    "CreateTopic",
 }
 
 
@@ -434,6 +469,8 @@ def _values(
             if service == "cloudtrail"
             else (new if creates else r.rule_name)
             if service == "events"
+            else (new if creates else r.topic_name)
+            if service == "sns"
             else f"{r.mark}/{new}"
         ),
         "trailNameList": lambda: [r.trail_arn if by_arn else TRAIL_NAME],
@@ -483,12 +520,34 @@ def _values(
         },
         "PermissionsConfig": lambda: {"CapacityProviderOperatorRoleArn": r.function_role_arn},
         # EventBridge
-        "Rule": lambda: r.rule_name,
+        # (CloudWatch's PutAlarmMuteRule has a Rule too: a structure, left to the generator.)
+        **({"Rule": lambda: r.rule_name} if service != "cloudwatch" else {}),
         "Ids": lambda: ["1"],
         "Targets": lambda: [{"Id": "1", "Arn": r.rule_target_arn}],
-        "TargetArn": lambda: r.rule_target_arn,
+        "TargetArn": lambda: r.topic_arn if service == "sns" else r.rule_target_arn,
         "ResourceARN": lambda: r.rule_arn,
         "ScheduleExpression": lambda: "rate(1 day)",
+        # CloudWatch
+        "Namespace": lambda: r.metric_namespace,
+        "MetricName": lambda: r.metric_name,
+        # SNS (its members' names are other services' too: Message is a KMS blob)
+        **(
+            {
+                "TopicArn": lambda: r.topic_arn,
+                "SubscriptionArn": lambda: r.subscription_arn,
+                "ResourceArn": lambda: r.topic_arn,
+                "Protocol": lambda: "lambda",
+                "Endpoint": lambda: r.function_arn,
+                "Message": lambda: "x",
+                "Token": lambda: "0" * 64,
+                "AttributeName": lambda: (
+                    "RawMessageDelivery" if "Subscription" in operation else "DisplayName"
+                ),
+                "PublishBatchRequestEntries": lambda: [{"Id": "1", "Message": "x"}],
+            }
+            if service == "sns"
+            else {}
+        ),
         # S3
         "CopySource": lambda: f"{r.bucket}/{r.object_key or 'none'}",
         "RenameSource": lambda: f"{r.bucket}/{r.object_key or 'none'}",

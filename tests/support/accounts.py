@@ -32,7 +32,11 @@ from tests.support.postgres import fresh_database
 from tests.support.server import REGION, Server, strongroom
 
 # The services a server speaks today, each with its wire protocol.
-SERVICES = ["kms", "secretsmanager", "logs", "cloudtrail", "iam", "sts", "s3", "lambda", "events"]
+SERVICES = [
+    *("kms", "secretsmanager", "logs", "cloudtrail", "iam", "sts", "s3", "lambda", "events"),
+    "sns",
+    "cloudwatch",
+]
 
 
 @dataclass(frozen=True)
@@ -241,12 +245,14 @@ def _keep_raw_body(response_dict: dict[str, Any], **_: Any) -> None:
 def _implementations() -> dict[str, type]:
     from strongroom.services.awslambda.service import Lambda
     from strongroom.services.cloudtrail.service import CloudTrail
+    from strongroom.services.cloudwatch.service import CloudWatch
     from strongroom.services.events.service import Events
     from strongroom.services.iam.service import IAM
     from strongroom.services.kms.service import KMS
     from strongroom.services.logs.service import Logs
     from strongroom.services.s3.service import S3
     from strongroom.services.secretsmanager.service import SecretsManager
+    from strongroom.services.sns.service import SNS
     from strongroom.services.sts.service import STS
 
     return {
@@ -259,6 +265,8 @@ def _implementations() -> dict[str, type]:
         "s3": S3,
         "lambda": Lambda,
         "events": Events,
+        "cloudwatch": CloudWatch,
+        "sns": SNS,
     }
 
 
@@ -270,12 +278,22 @@ def implemented(service: str, operation: str) -> bool:
 # The awsQuery services' words on the wire for what records name by the shape (CloudTrail
 # names IAM's errors by their shapes: NoSuchEntityException).
 _QUERY_WIRE_CODES = {"ValidationError": "ValidationException"}
+# A service moved from awsQuery (CloudWatch) names its errors in the query protocol's words in
+# x-amzn-query-error, which botocore reports; its records name them in the JSON protocols'.
+_COMPATIBLE_WIRE_CODES = {
+    "AccessDenied": "AccessDeniedException",
+    "InvalidAction": "UnknownOperationException",
+    "SignatureDoesNotMatch": "InvalidSignatureException",
+    "InvalidClientTokenId": "UnrecognizedClientException",
+}
 
 
 def recorded_codes(service: str, wire_code: str) -> set[str]:
     """The error codes a record may carry for a call answered with `wire_code`."""
     service_model = model(service)
-    if service_model.metadata["protocol"] != "query":
+    if "awsQueryCompatible" in service_model.metadata:
+        wire_code = _COMPATIBLE_WIRE_CODES.get(wire_code, wire_code)
+    elif service_model.metadata["protocol"] != "query":
         return {wire_code}
     shapes = {
         name

@@ -35,12 +35,14 @@ PrincipalTags = Callable[[str, str, str], Mapping[str, str]]  # (account, "user"
 
 # How each wire protocol's services say "denied": JSON services with AccessDeniedException
 # (400), the query and rest-xml services (IAM, STS, S3) with AccessDenied (403), the rest-json
-# ones (Lambda) with AccessDeniedException (403).
+# ones (Lambda) and rpc-v2-cbor ones with AccessDeniedException (403).
 _DENIALS = {
     "json": ("AccessDeniedException", 400),
     "query": ("AccessDenied", 403),
     "rest-xml": ("AccessDenied", 403),
     "rest-json": ("AccessDeniedException", 403),
+    # CloudWatch: its x-amzn-query-error header makes it AccessDenied to botocore.
+    "smithy-rpc-v2-cbor": ("AccessDeniedException", 403),
 }
 
 

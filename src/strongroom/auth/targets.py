@@ -1,5 +1,5 @@
 """What a call acts on, read from its parameters, for services whose resources are named by
-the request alone (IAM, CloudWatch Logs, CloudTrail, S3, EventBridge): the dispatcher
+the request alone (IAM, CloudWatch Logs, CloudWatch, CloudTrail, S3, EventBridge): the dispatcher
 authorizes these calls before they run. Services whose resources carry policies of their own
 (Secrets Manager's secrets, KMS keys) authorize where they find the resource instead.
 
@@ -46,6 +46,26 @@ def events_target(ctx: RequestContext, operation: str, params: Mapping[str, Any]
     bus = str(params.get("EventBusName") or "default").rsplit("/", 1)[-1]
     path = name if bus == "default" else f"{bus}/{name}"
     return None, f"arn:aws:events:{ctx.region}:{ctx.account_id}:rule/{path}"
+
+
+def cloudwatch_target(ctx: RequestContext, operation: str, params: Mapping[str, Any]) -> Target:
+    """Metrics have no ARNs: CloudWatch's metric calls act on "*" (its signing name is
+    `monitoring`, its actions' prefix `cloudwatch`)."""
+    return f"cloudwatch:{operation}", "*"
+
+
+def sns_target(ctx: RequestContext, operation: str, params: Mapping[str, Any]) -> Target:
+    """Topics as `arn:aws:sns:REGION:ACCOUNT:NAME`; calls on a subscription act on its topic
+    (the subscription's ARN without its id), tagging calls on the ARN they name, listings of
+    the account's topics and subscriptions on none."""
+    for member in ("TopicArn", "TargetArn", "ResourceArn"):
+        if member in params:
+            return None, str(params[member])
+    if "SubscriptionArn" in params:
+        return None, str(params["SubscriptionArn"]).rsplit(":", 1)[0]
+    if operation == "CreateTopic" and "Name" in params:
+        return None, f"arn:aws:sns:{ctx.region}:{ctx.account_id}:{params['Name']}"
+    return None, "*"
 
 
 def cloudtrail_target(ctx: RequestContext, operation: str, params: Mapping[str, Any]) -> Target:

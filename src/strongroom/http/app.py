@@ -11,6 +11,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
+from xml.sax.saxutils import escape as xml_escape
 
 import anyio.to_thread
 from starlette.applications import Starlette
@@ -28,8 +29,10 @@ from strongroom.barrier.seals import SealError
 from strongroom.bootstrap import ADMIN_USER
 from strongroom.core import Core
 from strongroom.http.protocol import TLS_SCOPE_KEY
-from strongroom.protocol.errors import RequestEntityTooLarge
+from strongroom.protocol.errors import AwsError, RequestEntityTooLarge
 from strongroom.protocol.wire import WireRequest
+from strongroom.services.sns.service import CONFIRM_PATH, UNSUBSCRIBE_PATH
+from strongroom.services.sns.signing import SIGNING_CERT_PATH
 from strongroom.storage.engine import StorageUnavailable
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -256,8 +259,56 @@ def _control_app(core: Core) -> Starlette:
         now = await anyio.to_thread.run_sync(core.advance_clock, seconds)
         return JSONResponse({"now": now, "offset_seconds": core.clock.offset_seconds})
 
+    async def sns_certificate(_: Request) -> Response:
+        """The certificate SNS messages' signatures verify with (their SigningCertURL)."""
+        try:
+            pem = await anyio.to_thread.run_sync(core.sns_signer.certificate_pem)
+        except (SealedError, StorageUnavailable):
+            return JSONResponse({"error": "the server is sealed or unavailable"}, status_code=503)
+        return Response(pem, media_type="application/x-pem-file")
+
+    async def sns_link(request: Request) -> Response:
+        """A SubscribeURL or UnsubscribeURL visited: unsigned, as AWS's are."""
+        wire = _wire_request(request.scope, b"")
+        confirm = request.url.path.endswith("/confirm")
+        action = "ConfirmSubscription" if confirm else "Unsubscribe"
+        query = request.query_params
+        if core.barrier.sealed:
+            return JSONResponse({"error": "the server is sealed"}, status_code=503)
+        try:
+            if confirm:
+                arn = await anyio.to_thread.run_sync(
+                    core.sns.confirm_by_url, query.get("TopicArn", ""), query.get("Token", "")
+                )
+                result = f"<SubscriptionArn>{xml_escape(arn)}</SubscriptionArn>"
+                resources = [("AWS::SNS::Subscription", arn)]
+            else:
+                arn = query.get("SubscriptionArn", "")
+                await anyio.to_thread.run_sync(core.sns.unsubscribe_by_url, arn)
+                result, resources = "", [("AWS::SNS::Subscription", arn)]
+        except AwsError as error:
+            code = error.code.removesuffix("Exception")  # SNS's wire codes: InvalidParameter
+            await recorded(wire, action, None, code)
+            body = (
+                f"<ErrorResponse><Error><Type>Sender</Type><Code>{xml_escape(code)}</Code>"
+                f"<Message>{xml_escape(error.message)}</Message></Error></ErrorResponse>"
+            )
+            return Response(body, status_code=400, media_type="text/xml")
+        except StorageUnavailable:
+            return JSONResponse({"error": "storage is unavailable"}, status_code=503)
+        await recorded(wire, action, None, resources=resources)
+        namespace = "http://sns.amazonaws.com/doc/2010-03-31/"
+        body = (
+            f'<{action}Response xmlns="{namespace}"><{action}Result>{result}</{action}Result>'
+            f"</{action}Response>"
+        )
+        return Response(body, media_type="text/xml")
+
     routes = [
         Route("/health", health, methods=["GET"]),
+        Route(SIGNING_CERT_PATH, sns_certificate, methods=["GET"]),
+        Route(CONFIRM_PATH, sns_link, methods=["GET"]),
+        Route(UNSUBSCRIBE_PATH, sns_link, methods=["GET"]),
         Route(f"{CONTROL_PREFIX}/unseal", unseal, methods=["POST"]),
         Route(f"{CONTROL_PREFIX}/seal", seal, methods=["POST"]),
         Route(f"{CONTROL_PREFIX}/audit/close", close_audit_period, methods=["POST"]),

@@ -8,9 +8,11 @@ operations. A service is a plain object whose methods are named after the operat
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import inspect
 import logging
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,15 +27,17 @@ from strongroom.audit.writer import AuditStorageOutage, AuditUnavailable, AuditW
 from strongroom.auth.authenticator import Authenticator
 from strongroom.auth.authorizer import Authorizer
 from strongroom.auth.principal import Principal
-from strongroom.auth.sigv4 import AuthFailure, parse_authorization
+from strongroom.auth.sigv4 import AuthFailure, HttpRequest, parse_authorization
 from strongroom.barrier.barrier import Barrier, SealedError
 from strongroom.clock import Clock
-from strongroom.protocol import json_codec, query, rest_json, rest_xml
+from strongroom.protocol import json_codec, query, rest_json, rest_xml, rpc_v2_cbor
 from strongroom.protocol.errors import (
     AwsError,
     InternalFailure,
     NamedError,
     NotImplementedYet,
+    RequestEntityTooLarge,
+    SerializationException,
     ServiceUnavailableException,
     UnknownOperationException,
     ValidationException,
@@ -47,13 +51,13 @@ from strongroom.storage.engine import StorageUnavailable
 log = logging.getLogger("strongroom.dispatch")
 
 # One codec module per botocore wire protocol; each offers decode, encode_result, encode_error
-# and auth_error (REST ones operation_name too). rpc-v2-cbor joins here as a service using it
-# does.
+# and auth_error (all but JSON operation_name too).
 _CODECS: dict[str, Any] = {
     "json": json_codec,
     "query": query,
     "rest-json": rest_json,
     "rest-xml": rest_xml,
+    rpc_v2_cbor.PROTOCOL: rpc_v2_cbor,
 }
 
 SEALED_MESSAGE = "Strongroom is sealed: no request can be served until it is unsealed."
@@ -65,6 +69,7 @@ OPERATOR_SOURCE = _UNKNOWN_SOURCE = "strongroom.amazonaws.com"
 _UNKNOWN_OPERATION = "UnknownOperation"
 _MAX_NAME = 128
 _MAX_USER_AGENT = 1024
+_MAX_INFLATED = 16 * 1024 * 1024  # as much as an uncompressed body may be (http/app.py)
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,7 @@ class Answer:
     event: AuditEvent
     model: ServiceModel | None
     call: record.Call
+    codec: Any = json_codec  # the request's protocol's, which answers it
 
 
 class Dispatcher:
@@ -109,33 +115,35 @@ class Dispatcher:
         request_id = record.new_id()
         endpoint, operation_name = self._route(request)
         model = endpoint.model if endpoint else None
+        codec = _codec(model, request)
         call = self._call_facts(request, request_id, model, operation_name)
         try:
             if refusal is not None:
                 raise refusal
             if endpoint is None:
                 raise UnknownOperationException("The requested service or operation is not known.")
-            response = self._call(endpoint, operation_name, request, call)
+            response = self._call(endpoint, operation_name, request, call, codec)
         except AuthFailure as failure:
-            response = self._error(model, _codec(model).auth_error(failure), call)
+            response = self._error(codec, model, codec.auth_error(failure), call)
             with contextlib.suppress(StorageUnavailable):
                 call.recipient_account_id = (
                     self._authenticator.account_of(call.access_key_id) or call.recipient_account_id
                 )
         except AwsError as error:
-            response = self._error(model, error, call)
+            response = self._error(codec, model, error, call)
         except SealedError:
-            response = self._error(model, ServiceUnavailableException(SEALED_MESSAGE), call)
+            response = self._error(codec, model, ServiceUnavailableException(SEALED_MESSAGE), call)
         except (StorageUnavailable, AuditStorageOutage) as outage:
             log.error("request %s: storage unavailable: %s", request_id, outage)
-            response = self._error(model, _storage_outage(), call)
+            response = self._error(codec, model, _storage_outage(), call)
         except AuditUnavailable:
-            response = self._error(model, _audit_failure(model), call)
+            response = self._error(codec, model, _audit_failure(model), call)
         except Exception:
             # A bug: log where it happened (never parameters or values) and answer as AWS does.
             log.exception("request %s: unexpected failure in %s", request_id, operation_name)
-            response = self._error(model, InternalFailure("An internal error occurred."), call)
-        return Answer(response, _record_of(call), model, call)
+            error = InternalFailure("An internal error occurred.")
+            response = self._error(codec, model, error, call)
+        return Answer(response, _record_of(call), model, call, codec)
 
     async def recorded(self, answer: Answer) -> WireResponse:
         """The answer's response once its record is stored; if the record cannot be stored,
@@ -148,9 +156,7 @@ class Dispatcher:
                 if isinstance(failure, AuditStorageOutage)
                 else _audit_failure(answer.model)
             )
-            return _codec(answer.model).encode_error(
-                answer.model, error, answer.response.request_id
-            )
+            return answer.codec.encode_error(answer.model, error, answer.response.request_id)
         for bookkeeping in answer.call.when_recorded:
             bookkeeping()
         return answer.response
@@ -187,10 +193,12 @@ class Dispatcher:
             action = query.operation_name(None, request.http)
             return self._registry.by_query_action(action), action
         endpoint = self._registry.by_signing_name(service)
-        if endpoint is None or endpoint.model.metadata["protocol"] == "json":
+        if endpoint is None or _protocol(endpoint.model, request) == "json":
             return endpoint, ""
-        # REST protocols name the operation by method, path and query string.
-        return endpoint, _codec(endpoint.model).operation_name(endpoint.model, request.http)
+        # REST protocols name the operation by method, path and query string, rpc-v2-cbor by
+        # path, awsQuery by the form's Action.
+        codec = _codec(endpoint.model, request)
+        return endpoint, codec.operation_name(endpoint.model, request.http)
 
     def _call_facts(
         self, request: WireRequest, request_id: str, model: ServiceModel | None, operation: str
@@ -221,6 +229,7 @@ class Dispatcher:
         operation_name: str,
         request: WireRequest,
         call: record.Call,
+        codec: Any,
     ) -> WireResponse:
         if self._barrier.sealed:
             raise ServiceUnavailableException(SEALED_MESSAGE)
@@ -240,10 +249,9 @@ class Dispatcher:
             raise NotImplementedYet(
                 f"Strongroom does not implement {endpoint.model.service_id} {operation.name} yet."
             )
-        codec = _codec(endpoint.model)
         call.operation = operation
         try:
-            params: dict[str, Any] = codec.decode(operation, request.http)
+            params: dict[str, Any] = codec.decode(operation, _decompressed(request.http))
         except ValidationException as error:
             if endpoint.validation_error is None:
                 raise
@@ -269,7 +277,7 @@ class Dispatcher:
             when_recorded_callbacks=call.when_recorded,
             authorizer=self._authorizer,
             service_prefix=endpoint.model.endpoint_prefix,
-            protocol=endpoint.model.metadata["protocol"],
+            protocol=_protocol(endpoint.model, request),
             secure_transport=request.tls is not None,
             time=datetime.fromtimestamp(call.event_time, UTC),
         )
@@ -295,9 +303,11 @@ class Dispatcher:
         return response
 
     @staticmethod
-    def _error(model: ServiceModel | None, error: AwsError, call: record.Call) -> WireResponse:
+    def _error(
+        codec: Any, model: ServiceModel | None, error: AwsError, call: record.Call
+    ) -> WireResponse:
         call.error_code, call.error_message = error.code, error.message
-        response: WireResponse = _codec(model).encode_error(model, error, call.request_id)
+        response: WireResponse = codec.encode_error(model, error, call.request_id)
         response.operation = call.event_name
         return response
 
@@ -334,6 +344,21 @@ def _audit_failure(model: ServiceModel | None) -> AwsError:
     return NamedError(code or "InternalFailure", AUDIT_FAILURE_MESSAGE, status=500)
 
 
+def _decompressed(http: HttpRequest) -> HttpRequest:
+    """The request with its body inflated when botocore compressed it (`Content-Encoding:
+    gzip`, for operations with the requestcompression trait: CloudWatch's PutMetricData)."""
+    if (http.header("content-encoding") or "").strip().lower() != "gzip":
+        return http
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        body = inflater.decompress(http.body, _MAX_INFLATED + 1)
+    except zlib.error:
+        raise SerializationException("Request body is not valid gzip") from None
+    if len(body) > _MAX_INFLATED:
+        raise RequestEntityTooLarge()
+    return dataclasses.replace(http, body=body)
+
+
 @functools.cache
 def _parameters(handler: Callable[..., Any]) -> frozenset[str] | None:
     """The members a handler takes; None when it takes any (**options)."""
@@ -343,6 +368,22 @@ def _parameters(handler: Callable[..., Any]) -> frozenset[str] | None:
     return frozenset(p.name for p in parameters)
 
 
-def _codec(model: ServiceModel | None) -> Any:
-    """The codec of the service's protocol; JSON when the service itself is unknown."""
-    return _CODECS[model.metadata["protocol"]] if model is not None else json_codec
+def _codec(model: ServiceModel | None, request: WireRequest) -> Any:
+    """The codec of the request's protocol; JSON when the service itself is unknown."""
+    return _CODECS[_protocol(model, request)] if model is not None else json_codec
+
+
+def _protocol(model: ServiceModel, request: WireRequest) -> str:
+    """The protocol the request speaks, of those the service's model lists (CloudWatch:
+    rpc-v2-cbor, awsJson1.0 and awsQuery; botocore 1.43 speaks awsJson1.0, ranking the
+    protocols by its own order, other SDKs rpc-v2-cbor); the model's own for services that
+    list one."""
+    protocols = model.metadata.get("protocols") or [model.metadata["protocol"]]
+    if len(protocols) > 1:
+        if rpc_v2_cbor.PROTOCOL in protocols and rpc_v2_cbor.speaks(request):
+            return rpc_v2_cbor.PROTOCOL
+        if "json" in protocols and json_codec.target(request) is not None:
+            return "json"
+        if "query" in protocols:
+            return "query"
+    return str(model.metadata["protocol"])

@@ -9,7 +9,7 @@ from typing import Any
 from botocore.model import OperationModel, ServiceModel
 
 from strongroom.auth.sigv4 import AuthFailure, FailureKind, HttpRequest
-from strongroom.protocol import shapes
+from strongroom.protocol import query, shapes
 from strongroom.protocol.errors import (
     AwsError,
     NamedError,
@@ -92,16 +92,16 @@ def _message_member(model: ServiceModel | None, code: str) -> str:
 
 def encode_error(model: ServiceModel | None, error: AwsError, request_id: str) -> WireResponse:
     body = {"__type": error.code, _message_member(model, error.code): error.message}
-    return WireResponse(
-        error_status(model, error),
-        [
-            ("content-type", _content_type(model) if model else "application/x-amz-json-1.1"),
-            ("x-amzn-requestid", request_id),
-            ("x-amzn-errortype", error.code),
-        ],
-        json.dumps(body).encode(),
-        error_code=error.code,
-    )
+    status = error_status(model, error)
+    headers = [
+        ("content-type", _content_type(model) if model else "application/x-amz-json-1.1"),
+        ("x-amzn-requestid", request_id),
+        ("x-amzn-errortype", error.code),
+    ]
+    compatible = query.compatible_error(model, error, status)
+    if compatible is not None:  # CloudWatch, once an awsQuery service
+        headers.append(("x-amzn-query-error", compatible))
+    return WireResponse(status, headers, json.dumps(body).encode(), error_code=error.code)
 
 
 def auth_error(failure: AuthFailure) -> AwsError:

@@ -388,3 +388,29 @@ def auth_error(failure: AuthFailure) -> AwsError:
     """An authentication failure in the query services' vocabulary."""
     code, status = _AUTH_ERRORS[failure.kind]
     return NamedError(code, failure.message, status=status)
+
+
+def auth_status(failure: AuthFailure) -> int:
+    return _AUTH_ERRORS[failure.kind][1]
+
+
+# The JSON protocols' words for errors the model does not list, in the query protocol's.
+_COMPATIBLE_CODES = {
+    "AccessDeniedException": "AccessDenied",
+    "UnknownOperationException": "InvalidAction",
+    "MissingAuthenticationTokenException": "MissingAuthenticationToken",
+    "IncompleteSignatureException": "IncompleteSignature",
+    "UnrecognizedClientException": "InvalidClientTokenId",
+    "InvalidSignatureException": "SignatureDoesNotMatch",
+    "ExpiredTokenException": "ExpiredToken",
+}
+
+
+def compatible_error(model: ServiceModel | None, error: AwsError, status: int) -> str | None:
+    """For a service moved from awsQuery to a JSON or CBOR protocol (its model says
+    `awsQueryCompatible`): the header `x-amzn-query-error` that names the error as the query
+    protocol did (`InvalidParameterValue;Sender`), which botocore reports as the code."""
+    if model is None or "awsQueryCompatible" not in model.metadata:
+        return None
+    code = _COMPATIBLE_CODES.get(error.code) or _code(model, error)
+    return f"{code};{'Receiver' if status >= 500 else 'Sender'}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -162,7 +163,13 @@ def _decode_integer(shape: Shape, value: object, path: str) -> int:
     return value
 
 
+# The JSON protocols write the doubles JSON has no numbers for as strings (botocore does).
+_SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
 def _decode_float(shape: Shape, value: object, path: str) -> float:
+    if isinstance(value, str) and value in _SPECIAL_FLOATS:
+        return _SPECIAL_FLOATS[value]
     if not isinstance(value, int | float) or isinstance(value, bool):
         raise _type_error(path, "number")
     try:

@@ -440,6 +440,46 @@ events_tags = sa.Table(
     sa.Column("tag_value", sa.String(256), nullable=False),
 )
 
+# CloudWatch metrics (nothing here is secret). A metric is its account, Region, namespace,
+# name and dimensions (JSON `[[name, value], ...]` sorted by name); `identity` is the SHA-256
+# of those, unique. Datapoints are each PutMetricData's contribution to one period (a minute,
+# or a second for high-resolution data): count, sum, minimum, maximum and a sketch of the
+# values for percentiles (services/cloudwatch/model.py). Append-only: writers never wait for
+# one another's rows; a query adds the contributions of each period up.
+CW_ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+CW_NAME = sa.String(1024).with_variant(sa.String(1024, collation="C"), "postgresql")
+
+cw_metrics = sa.Table(
+    "cw_metrics",
+    metadata,
+    sa.Column("id", CW_ID, primary_key=True, autoincrement=True),
+    sa.Column("identity", sa.String(64), nullable=False),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("namespace", CW_NAME, nullable=False),
+    sa.Column("metric_name", CW_NAME, nullable=False),
+    sa.Column("dimensions", sa.Text, nullable=False),
+    sa.Column("last_put", sa.Float, nullable=False),  # ListMetrics RecentlyActive
+    sa.UniqueConstraint("identity", name="uq_cw_metrics_identity"),
+    sa.Index("ix_cw_metrics_listing", "account_id", "region", "namespace", "metric_name"),
+)
+
+cw_datapoints = sa.Table(
+    "cw_datapoints",
+    metadata,
+    sa.Column("id", CW_ID, primary_key=True, autoincrement=True),
+    sa.Column("metric_id", CW_ID, sa.ForeignKey("cw_metrics.id"), nullable=False),
+    sa.Column("resolution", sa.Integer, nullable=False),  # seconds: 60, or 1
+    sa.Column("period_start", sa.BigInteger, nullable=False),  # epoch seconds
+    sa.Column("unit", sa.String(32), nullable=False),
+    sa.Column("sample_count", sa.Float, nullable=False),
+    sa.Column("sum", sa.Float, nullable=False),
+    sa.Column("minimum", sa.Float, nullable=False),
+    sa.Column("maximum", sa.Float, nullable=False),
+    sa.Column("sketch", sa.Text, nullable=False),  # JSON {bucket: count}
+    sa.Index("ix_cw_datapoints_metric_time", "metric_id", "resolution", "period_start"),
+)
+
 # IAM (global: no Region). Users, groups, roles and managed policies are keyed by their ids;
 # `name_key` is the lower-cased name, unique in an account (IAM names ignore case). Names sort
 # by code point ("C" collation on PostgreSQL, as SQLite compares). Nothing here is secret but
@@ -620,7 +660,92 @@ lambda_functions = sa.Table(
     sa.UniqueConstraint("account_id", "region", "name", name="uq_lambda_functions_name"),
 )
 
+# SNS topics (attributes as JSON: nothing secret), their tags, subscriptions and the delivery
+# outbox. A subscription's endpoint is barrier ciphertext (webhook URLs carry secrets) with a
+# barrier MAC for Subscribe's idempotence; its confirmation token is kept only as a SHA-256.
+# A message's body is barrier ciphertext; each delivery's `due` is its next attempt (NULL once
+# done), indexed for the delivery job, which claims a delivery by moving `due` forward with a
+# compare-and-set (see storage/sns.py).
+SNS_ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+SNS_NAME = sa.String(256).with_variant(sa.String(256, collation="C"), "postgresql")
+
+sns_topics = sa.Table(
+    "sns_topics",
+    metadata,
+    sa.Column("id", SNS_ID, primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("name", SNS_NAME, nullable=False),
+    sa.Column("attributes", sa.Text, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.UniqueConstraint("account_id", "region", "name", name="uq_sns_topics"),
+)
+
+sns_tags = sa.Table(
+    "sns_tags",
+    metadata,
+    sa.Column("topic_id", SNS_ID, sa.ForeignKey("sns_topics.id"), primary_key=True),
+    sa.Column("tag_key", sa.String(128), primary_key=True),
+    sa.Column("tag_value", sa.String(256), nullable=False),
+)
+
+sns_subscriptions = sa.Table(
+    "sns_subscriptions",
+    metadata,
+    sa.Column("id", SNS_ID, primary_key=True, autoincrement=True),
+    sa.Column("arn", sa.String(512), nullable=False),
+    sa.Column("topic_id", SNS_ID, sa.ForeignKey("sns_topics.id"), nullable=False),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("protocol", sa.String(16), nullable=False),
+    sa.Column("endpoint_blob", sa.LargeBinary, nullable=False),
+    sa.Column("endpoint_tag", sa.String(64), nullable=False),
+    sa.Column("attributes", sa.Text, nullable=False),
+    sa.Column("pending", sa.Boolean, nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=True),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.UniqueConstraint("arn", name="uq_sns_subscriptions_arn"),
+    sa.Index("ix_sns_subscriptions_topic", "topic_id", "endpoint_tag"),
+    sa.Index("ix_sns_subscriptions_account", "account_id", "region", "id"),
+    sa.Index("ix_sns_subscriptions_token", "token_hash"),
+)
+
+sns_messages = sa.Table(
+    "sns_messages",
+    metadata,
+    sa.Column("id", SNS_ID, primary_key=True, autoincrement=True),
+    sa.Column("message_id", sa.String(36), nullable=False),
+    sa.Column("topic_id", SNS_ID, nullable=False),
+    sa.Column("body_blob", sa.LargeBinary, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Index("ix_sns_messages_topic", "topic_id"),
+)
+
+sns_deliveries = sa.Table(
+    "sns_deliveries",
+    metadata,
+    sa.Column("id", SNS_ID, primary_key=True, autoincrement=True),
+    sa.Column("message_row", SNS_ID, sa.ForeignKey("sns_messages.id"), nullable=False),
+    sa.Column("subscription_id", SNS_ID, nullable=False),
+    sa.Column("protocol", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # pending, delivered, failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("due", sa.Float, nullable=True),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("finished", sa.Float, nullable=True),
+    sa.Index("ix_sns_deliveries_due", "due"),
+    sa.Index("ix_sns_deliveries_message", "message_row"),
+    sa.Index("ix_sns_deliveries_finished", "finished"),
+)
+
 SERVICE_TABLES = (
+    cw_datapoints,
+    cw_metrics,
+    sns_deliveries,
+    sns_messages,
+    sns_subscriptions,
+    sns_tags,
+    sns_topics,
     events_tags,
     events_targets,
     events_rules,
