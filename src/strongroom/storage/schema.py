@@ -150,7 +150,8 @@ sm_secrets = sa.Table(
     sa.Column("created_date", sa.Float, nullable=False),
     sa.Column("last_changed_date", sa.Float, nullable=False),
     sa.Column("last_accessed_date", sa.Float, nullable=True),
-    sa.Column("deleted_date", sa.Float, nullable=True),
+    # Indexed for the purge job, which looks for the secrets whose recovery window ended.
+    sa.Column("deleted_date", sa.Float, nullable=True, index=True),
     sa.Column("secret_type", sa.String(256), nullable=True),
     sa.Column("resource_policy", sa.Text, nullable=True),
     # Set on a replica: the secret in another region that it copies.

@@ -444,7 +444,6 @@ class SecretsRepository:
                         sm_secrets.c.next_rotation_date <= now,
                         sm_secrets.c.rotation_enabled.is_(True),
                         sm_secrets.c.deleted_date.is_(None),
-                        sm_secrets.c.primary_arn.is_(None),  # replicas rotate with their primary
                         ~sa.exists(under_way),
                     )
                     .order_by(sm_secrets.c.next_rotation_date)

@@ -190,8 +190,8 @@ class Replication:
             kms_key_id=kms_key_id,
             last_accessed_date=None,
             primary_arn=primary.arn,
-            rotation_enabled=False,  # a replica changes only with its primary
-            next_rotation_date=None,
+            rotation_enabled=False,  # a replica changes only with its primary (and is never
+            next_rotation_date=None,  # found by the scheduler's search for open windows)
         )
 
 

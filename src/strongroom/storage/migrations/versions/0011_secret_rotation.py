@@ -1,5 +1,5 @@
 """Secrets Manager rotation: each secret's rotation configuration and next window, and the
-rotations under way.
+rotations under way; deletion dates indexed for the purge job.
 
 Revision ID: 0011
 Revises: 0010
@@ -24,6 +24,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("last_rotated_date", sa.Float, nullable=True))
         batch.add_column(sa.Column("next_rotation_date", sa.Float, nullable=True))
         batch.create_index("ix_sm_secrets_next_rotation_date", ["next_rotation_date"])
+        batch.create_index("ix_sm_secrets_deleted_date", ["deleted_date"])
     op.create_table(
         "sm_rotations",
         sa.Column("arn", sa.String(2048), sa.ForeignKey("sm_secrets.arn"), primary_key=True),
@@ -41,6 +42,7 @@ def downgrade() -> None:
     op.drop_index("ix_sm_rotations_next_attempt", table_name="sm_rotations")
     op.drop_table("sm_rotations")
     with op.batch_alter_table("sm_secrets") as batch:
+        batch.drop_index("ix_sm_secrets_deleted_date")
         batch.drop_index("ix_sm_secrets_next_rotation_date")
         for column in (
             "next_rotation_date",
