@@ -133,6 +133,7 @@ class Core:
             lambda_runtime.Endpoint(
                 settings.endpoint, None if settings.dev else str(settings.ca_file)
             ),
+            settings.data_dir,
         )
         self.secrets = SecretsManager(
             self._secrets_store,

@@ -11,6 +11,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from strongroom.barrier.barrier import Barrier
@@ -60,6 +61,7 @@ class LambdaBase:
         barrier: Barrier,
         clock: Clock,
         endpoint: runtime.Endpoint,
+        data_dir: Path,
     ) -> None:
         self._repository = repository
         self._iam = iam
@@ -67,6 +69,7 @@ class LambdaBase:
         self._barrier = barrier
         self._clock = clock
         self._endpoint = endpoint
+        self._data_dir = data_dir  # which no function may read
         # Event invocations run here, after their call is recorded (not durable: a restart
         # loses those not yet run).
         self._background = ThreadPoolExecutor(

@@ -113,6 +113,7 @@ class Invocations(LambdaBase):
         )
         credentials = self._credentials(function)
         try:
+            runtime.check_sandbox(self._data_dir)
             outcome = runtime.invoke(
                 spec, event, credentials, self._endpoint, function.region, request_id
             )
