@@ -19,7 +19,8 @@ from strongroom.protocol.errors import (
 from strongroom.protocol.registry import error_status
 from strongroom.protocol.wire import WireRequest, WireResponse
 
-_AUTH_ERRORS = {
+# The JSON protocols' words for failed authentication (rest-json and rpc-v2-cbor use them too).
+AUTH_ERRORS = {
     FailureKind.MISSING_TOKEN: "MissingAuthenticationTokenException",
     FailureKind.INCOMPLETE: "IncompleteSignatureException",
     FailureKind.UNKNOWN_KEY: "UnrecognizedClientException",
@@ -106,4 +107,4 @@ def encode_error(model: ServiceModel | None, error: AwsError, request_id: str) -
 
 def auth_error(failure: AuthFailure) -> AwsError:
     """An authentication failure in the JSON protocol's vocabulary (all status 400)."""
-    return NamedError(_AUTH_ERRORS[failure.kind], failure.message)
+    return NamedError(AUTH_ERRORS[failure.kind], failure.message)

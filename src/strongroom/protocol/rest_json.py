@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.model import OperationModel, ServiceModel, StructureShape
 
-from strongroom.auth.sigv4 import AuthFailure, FailureKind, HttpRequest
+from strongroom.auth.sigv4 import AuthFailure, HttpRequest
 from strongroom.protocol import rest, shapes
 from strongroom.protocol.errors import (
     AwsError,
@@ -20,19 +20,11 @@ from strongroom.protocol.errors import (
     SerializationException,
     ValidationException,
 )
+from strongroom.protocol.json_codec import AUTH_ERRORS
 from strongroom.protocol.registry import error_status, fault_errors
 from strongroom.protocol.wire import WireResponse
 
 _CONTENT_TYPE = "application/json"
-# How the REST-JSON services' front door answers failed authentication: 403, in the JSON
-# services' words.
-_AUTH_ERRORS = {
-    FailureKind.MISSING_TOKEN: "MissingAuthenticationTokenException",
-    FailureKind.INCOMPLETE: "IncompleteSignatureException",
-    FailureKind.UNKNOWN_KEY: "UnrecognizedClientException",
-    FailureKind.BAD_SIGNATURE: "InvalidSignatureException",
-    FailureKind.EXPIRED_TOKEN: "ExpiredTokenException",
-}
 
 operation_name = rest.operation_name
 
@@ -146,4 +138,4 @@ def encode_error(model: ServiceModel | None, error: AwsError, request_id: str) -
 
 
 def auth_error(failure: AuthFailure) -> AwsError:
-    return NamedError(_AUTH_ERRORS[failure.kind], failure.message, status=403)
+    return NamedError(AUTH_ERRORS[failure.kind], failure.message, status=403)

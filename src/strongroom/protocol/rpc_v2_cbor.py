@@ -24,7 +24,7 @@ from typing import Any
 import cbor2
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
-from strongroom.auth.sigv4 import AuthFailure, FailureKind, HttpRequest
+from strongroom.auth.sigv4 import AuthFailure, HttpRequest
 from strongroom.protocol import query, shapes
 from strongroom.protocol.errors import (
     AwsError,
@@ -32,6 +32,7 @@ from strongroom.protocol.errors import (
     SerializationException,
     ValidationException,
 )
+from strongroom.protocol.json_codec import AUTH_ERRORS
 from strongroom.protocol.registry import error_status
 from strongroom.protocol.wire import WireRequest, WireResponse
 
@@ -40,15 +41,6 @@ _CONTENT_TYPE = "application/cbor"
 _PATH = re.compile(r"/service/([^/]+)/operation/([^/]+)")
 # Deep enough for any model's shapes (CloudWatch's deepest input is six levels).
 _MAX_DEPTH = 64
-# The JSON protocols' words for authentication failures; query-compatible services give the
-# query protocol's code and status besides (see query.compatible_error).
-_AUTH_ERRORS = {
-    FailureKind.MISSING_TOKEN: "MissingAuthenticationTokenException",
-    FailureKind.INCOMPLETE: "IncompleteSignatureException",
-    FailureKind.UNKNOWN_KEY: "UnrecognizedClientException",
-    FailureKind.BAD_SIGNATURE: "InvalidSignatureException",
-    FailureKind.EXPIRED_TOKEN: "ExpiredTokenException",
-}
 
 
 def _refuse(decoder: object) -> object:
@@ -218,6 +210,4 @@ def _message_member(model: ServiceModel | None, code: str) -> str:
 def auth_error(failure: AuthFailure) -> AwsError:
     """An authentication failure: the JSON protocols' code with the query protocol's status
     (the header x-amzn-query-error gives the query code to query-compatible services)."""
-    return NamedError(
-        _AUTH_ERRORS[failure.kind], failure.message, status=query.auth_status(failure)
-    )
+    return NamedError(AUTH_ERRORS[failure.kind], failure.message, status=query.auth_status(failure))
