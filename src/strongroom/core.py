@@ -162,17 +162,19 @@ class Core:
             LeaderLock(engine, settings.data_dir),
             self.barrier,
             {
-                "secretsmanager.purge": self.secrets.purge_due_deletions,
-                "secretsmanager.replicas": self.secrets.sync_replicas,
                 "secretsmanager.rotate": self.secrets.rotate_due,
                 "events.schedules": self._rule_firing.fire_due,
                 "sns.deliver": self._sns_deliveries.deliver_due,
+                "audit.deliver": self.trail.deliver,
+            },
+            {
+                "secretsmanager.purge": self.secrets.purge_due_deletions,
+                "secretsmanager.replicas": self.secrets.sync_replicas,
                 "kms.delete": self.kms.delete_due_keys,
                 "kms.rotate": self.kms.rotate_due_keys,
                 "kms.expire_imports": self.kms.expire_imported_material,
                 "logs.retention": self.logs.expire_events,
                 "audit.settle": self.trail.settle_reservations,
-                "audit.deliver": self.trail.deliver,
                 "audit.retention": self.trail.expire,
             },
         )

@@ -15,14 +15,26 @@ from strongroom.storage.engine import StorageUnavailable
 log = logging.getLogger("strongroom.jobs")
 
 TICK_SECONDS = 1.0
+# Housekeeping (purges, deletions, retention) runs every few ticks: its deadlines are days
+# long, and each job's query costs an idle server CPU on every tick it runs.
+HOUSEKEEPING_TICKS = 5
 Job = Callable[[], None]
 
 
 class Scheduler:
-    def __init__(self, leader: LeaderLock, barrier: Barrier, jobs: dict[str, Job]) -> None:
+    def __init__(
+        self,
+        leader: LeaderLock,
+        barrier: Barrier,
+        jobs: dict[str, Job],
+        housekeeping: dict[str, Job],
+    ) -> None:
+        """`jobs` run every tick (what someone waits for: rotations, schedules, deliveries);
+        `housekeeping` every HOUSEKEEPING_TICKS."""
         self._leader = leader
         self._barrier = barrier
         self._jobs = jobs
+        self._housekeeping = housekeeping
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="strongroom-jobs", daemon=True)
 
@@ -35,11 +47,14 @@ class Scheduler:
         self._leader.release()
 
     def _loop(self) -> None:
+        tick = 0
         while not self._stop.wait(TICK_SECONDS):
             # A sealed server does nothing, in the foreground or the background.
             if self._barrier.sealed or not self._leader.acquire():
                 continue
-            for name, job in self._jobs.items():
+            tick += 1
+            due = self._jobs | (self._housekeeping if tick % HOUSEKEEPING_TICKS == 1 else {})
+            for name, job in due.items():
                 try:
                     job()
                 except StorageUnavailable as outage:
