@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections.abc import Sequence
-from xml.sax.saxutils import escape as xml_escape
 
 import anyio.to_thread
 from starlette.applications import Starlette
@@ -29,8 +29,10 @@ from strongroom.barrier.seals import SealError
 from strongroom.bootstrap import ADMIN_USER
 from strongroom.core import Core
 from strongroom.http.protocol import TLS_SCOPE_KEY
+from strongroom.protocol import query as query_codec
 from strongroom.protocol.errors import AwsError, RequestEntityTooLarge
-from strongroom.protocol.wire import WireRequest
+from strongroom.protocol.registry import load_model
+from strongroom.protocol.wire import WireRequest, WireResponse
 from strongroom.services.sns.service import CONFIRM_PATH, UNSUBSCRIBE_PATH
 from strongroom.services.sns.signing import SIGNING_CERT_PATH
 from strongroom.storage.engine import StorageUnavailable
@@ -267,11 +269,16 @@ def _control_app(core: Core) -> Starlette:
             return JSONResponse({"error": "the server is sealed or unavailable"}, status_code=503)
         return Response(pem, media_type="application/x-pem-file")
 
+    sns_model = load_model("sns")
+
     async def sns_link(request: Request) -> Response:
-        """A SubscribeURL or UnsubscribeURL visited: unsigned, as AWS's are."""
+        """A SubscribeURL or UnsubscribeURL visited: unsigned, as AWS's are; answered in SNS's
+        query protocol."""
         wire = _wire_request(request.scope, b"")
         confirm = request.url.path.endswith("/confirm")
         action = "ConfirmSubscription" if confirm else "Unsubscribe"
+        operation = sns_model.operation_model(action)
+        request_id = str(uuid.uuid4())
         query = request.query_params
         if core.barrier.sealed:
             return JSONResponse({"error": "the server is sealed"}, status_code=503)
@@ -280,29 +287,19 @@ def _control_app(core: Core) -> Starlette:
                 arn = await anyio.to_thread.run_sync(
                     core.sns.confirm_by_url, query.get("TopicArn", ""), query.get("Token", "")
                 )
-                result = f"<SubscriptionArn>{xml_escape(arn)}</SubscriptionArn>"
-                resources = [("AWS::SNS::Subscription", arn)]
+                result = {"SubscriptionArn": arn}
             else:
                 arn = query.get("SubscriptionArn", "")
                 await anyio.to_thread.run_sync(core.sns.unsubscribe_by_url, arn)
-                result, resources = "", [("AWS::SNS::Subscription", arn)]
+                result = None
         except AwsError as error:
-            code = error.code.removesuffix("Exception")  # SNS's wire codes: InvalidParameter
-            await recorded(wire, action, None, code)
-            body = (
-                f"<ErrorResponse><Error><Type>Sender</Type><Code>{xml_escape(code)}</Code>"
-                f"<Message>{xml_escape(error.message)}</Message></Error></ErrorResponse>"
-            )
-            return Response(body, status_code=400, media_type="text/xml")
+            answer = query_codec.encode_error(sns_model, error, request_id)
+            await recorded(wire, action, None, answer.error_code)
+            return _response(answer)
         except StorageUnavailable:
             return JSONResponse({"error": "storage is unavailable"}, status_code=503)
-        await recorded(wire, action, None, resources=resources)
-        namespace = "http://sns.amazonaws.com/doc/2010-03-31/"
-        body = (
-            f'<{action}Response xmlns="{namespace}"><{action}Result>{result}</{action}Result>'
-            f"</{action}Response>"
-        )
-        return Response(body, media_type="text/xml")
+        await recorded(wire, action, None, resources=[("AWS::SNS::Subscription", arn)])
+        return _response(query_codec.encode_result(sns_model, operation, result, request_id))
 
     routes = [
         Route("/health", health, methods=["GET"]),
@@ -326,3 +323,7 @@ async def _json_http_error(_: Request, error: Exception) -> Response:
     """Operator endpoints answer in JSON even for a wrong method, like every other reply."""
     assert isinstance(error, HTTPException)
     return JSONResponse({"error": error.detail}, status_code=error.status_code)
+
+
+def _response(answer: WireResponse) -> Response:
+    return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))

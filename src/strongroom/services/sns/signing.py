@@ -6,6 +6,7 @@ SIGNING_CERT_PATH so that subscribers verify messages the way they verify AWS's.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import threading
 from collections.abc import Mapping
@@ -61,8 +62,6 @@ class Signer:
         return certificate
 
     def sign(self, message: Mapping[str, str], version: str) -> str:
-        import base64
-
         digest = hashes.SHA256() if version == "2" else hashes.SHA1()  # noqa: S303 (AWS's v1)
         signature = self._private_key().sign(canonical_string(message), padding.PKCS1v15(), digest)
         return base64.b64encode(signature).decode()
