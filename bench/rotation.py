@@ -73,7 +73,8 @@ class Dev:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in clock ticks
 
-    def advance(self, seconds: float) -> None:
+    def advance(self, seconds: float) -> float:
+        """Move the dev clock on; the server's time now (epoch seconds)."""
         import urllib.request
 
         request = urllib.request.Request(  # noqa: S310 - the dev server
@@ -81,7 +82,8 @@ class Dev:
             data=json.dumps({"advance_seconds": seconds}).encode(),
             headers={"content-type": "application/json"},
         )
-        urllib.request.urlopen(request, timeout=10).close()  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return time.time() + float(json.loads(response.read())["offset_seconds"])
 
     def stop(self) -> None:
         self.process.terminate()

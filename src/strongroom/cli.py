@@ -74,6 +74,12 @@ def main() -> None:
     envvar="STRONGROOM_SMTP_URL",
     help="SMTP server for SNS email: smtp[s]://[user:pass@]host[:port][?starttls=true&from=ADDR].",
 )
+@click.option(
+    "--usage-flush-seconds",
+    envvar="STRONGROOM_USAGE_FLUSH_SECONDS",
+    type=click.IntRange(1, 3600),
+    help="How often each process publishes its API call counts to CloudWatch [60].",
+)
 @click.option("--dev", is_flag=True, help="Throwaway test server: plain HTTP, test credentials.")
 @click.option("--access-key-id", envvar="STRONGROOM_DEV_ACCESS_KEY_ID", help="--dev access key id.")
 @click.option(

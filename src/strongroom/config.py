@@ -6,6 +6,7 @@ and flags or environment variables given later override it and are saved.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import os
@@ -37,9 +38,16 @@ def default_data_dir() -> Path:
 
 def aws_regions() -> frozenset[str]:
     """Every region of the standard AWS partition, as botocore knows them."""
+    return frozenset(region_names())
+
+
+@functools.cache
+def region_names() -> dict[str, str]:
+    """Each region of the standard AWS partition by its long name, e.g. "US East (N.
+    Virginia)" (alarm notifications name Regions so)."""
     endpoints = botocore.loaders.Loader().load_data("endpoints")
     partition = next(p for p in endpoints["partitions"] if p["partition"] == "aws")
-    return frozenset(partition["regions"])
+    return {code: region["description"] for code, region in partition["regions"].items()}
 
 
 def is_loopback(host: str) -> bool:
@@ -66,6 +74,8 @@ class Settings:
     # SNS email deliveries: smtp[s]://[user:password@]host[:port][?starttls=true&from=ADDR].
     # Given at each start, never saved (it may hold a password).
     smtp_url: str = field(default="", repr=False)
+    # How often each process publishes the API calls it counted (AWS/Usage CallCount).
+    usage_flush_seconds: int = 60
     dev_access_key_id: str = field(default=DEV_ACCESS_KEY_ID, repr=False)
     dev_secret_access_key: str = field(default=DEV_SECRET_ACCESS_KEY, repr=False)
 

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from strongroom import __version__, accounts
 from strongroom.audit import log_group as audit_log_group
 from strongroom.audit.log_group import AuditEvents
+from strongroom.audit.log_metrics import AuditMetricFilters
 from strongroom.audit.trail import AuditTrail
 from strongroom.audit.writer import AuditWriter
 from strongroom.auth.authenticator import Authenticator
@@ -25,7 +26,6 @@ from strongroom.auth.targets import (
     iam_target,
     logs_target,
     s3_target,
-    sns_target,
 )
 from strongroom.barrier import seals
 from strongroom.barrier.aead import IntegrityError
@@ -39,6 +39,9 @@ from strongroom.protocol.registry import Registry, ServiceEndpoint, load_model
 from strongroom.services.awslambda import runtime as lambda_runtime
 from strongroom.services.awslambda.service import Lambda
 from strongroom.services.cloudtrail.service import CloudTrail
+from strongroom.services.cloudwatch.alarm_evaluator import AlarmEvaluator
+from strongroom.services.cloudwatch.own_metrics import CallCounter, SecretCounts, UsagePublisher
+from strongroom.services.cloudwatch.retention import DatapointRetention
 from strongroom.services.cloudwatch.service import CloudWatch
 from strongroom.services.events.firing import RuleFiring
 from strongroom.services.events.service import Events
@@ -46,6 +49,7 @@ from strongroom.services.iam.service import IAM
 from strongroom.services.kms import model as kms_model
 from strongroom.services.kms.service import KMS
 from strongroom.services.logs import errors as logs_errors
+from strongroom.services.logs.metric_filters import DefaultValues
 from strongroom.services.logs.service import Logs
 from strongroom.services.s3 import errors as s3_errors
 from strongroom.services.s3.service import S3
@@ -58,8 +62,10 @@ from strongroom.services.sts.service import STS
 from strongroom.storage import changes, system
 from strongroom.storage.audit import AuditRepository
 from strongroom.storage.awslambda import LambdaRepository
+from strongroom.storage.backlog import Backlog, BacklogRepository
 from strongroom.storage.changes import ChangeFeed
 from strongroom.storage.cloudwatch import CloudWatchRepository
+from strongroom.storage.cloudwatch_alarms import AlarmRepository
 from strongroom.storage.engine import StorageUnavailable
 from strongroom.storage.events import EventsRepository
 from strongroom.storage.iam import IamRepository
@@ -104,6 +110,8 @@ class Core:
         self.trail = AuditTrail(
             audit_store, self.audit, self.barrier, self.clock, settings.audit_retention_days
         )
+        self._audit_store = audit_store
+        self._backlogs = BacklogRepository(engine)
         self._kms_store = KmsRepository(engine, self._changes)
         self._secrets_store = SecretsRepository(engine, self._changes)
         self.kms = KMS(
@@ -120,8 +128,22 @@ class Core:
         )
         self.iam_repository = IamRepository(engine, self._changes)
         self.iam = IAM(self.iam_repository, self.barrier, self.clock)
-        self.logs = Logs(LogsRepository(engine), self.barrier, self.clock)
+        alarm_store = AlarmRepository(engine)
+        metric_store = CloudWatchRepository(engine)
+        self.cloudwatch = CloudWatch(metric_store, alarm_store, self.clock)
+        # Log groups' metric filters emit into CloudWatch: stored events as they are stored,
+        # the audit group's records by a job; default values by another job.
+        logs_store = LogsRepository(engine)
+        self.logs = Logs(logs_store, self.barrier, self.clock, self.cloudwatch)
         self.logs.add_source(audit_log_group.SOURCE, AuditEvents(audit_store, regions))
+        audit_metrics = AuditMetricFilters(audit_store, logs_store, self.cloudwatch, self.clock)
+        default_values = DefaultValues(
+            logs_store,
+            self.logs.has_events,
+            self.cloudwatch,
+            self.clock,
+            audit_metrics.matched_until,
+        )
         self._deliver_audit_to_logs()
         # Functions call back into this server, as AWS's call AWS.
         self.functions = Lambda(
@@ -145,11 +167,13 @@ class Core:
             self.functions,
         )
         self.events = Events(EventsRepository(engine), self.clock)
-        self.cloudwatch = CloudWatch(CloudWatchRepository(engine), self.clock)
-        self._rule_firing = RuleFiring(self.events, self.functions, self.clock, regions)
         sns_store = SnsRepository(engine)
         self.sns = SNS(sns_store, self.barrier, self.clock, settings.endpoint)
+        self._rule_firing = RuleFiring(self.events, self.functions, self.sns, self.clock, regions)
         self.sns_signer = Signer(sns_store, self.barrier, self.clock)
+        self._alarm_evaluator = AlarmEvaluator(
+            self.cloudwatch, alarm_store, self.sns.publish_for_service, self.clock
+        )
         self._sns_deliveries = Deliveries(
             self.sns,
             self.sns_signer,
@@ -158,14 +182,32 @@ class Core:
             settings.endpoint,
             SmtpSettings.from_url(settings.smtp_url) if settings.smtp_url else None,
         )
+        # Strongroom's own CloudWatch metrics: every process counts the API calls it answers
+        # and publishes them; the leader counts secrets hourly.
+        self.calls = CallCounter()
+        self._usage = UsagePublisher(
+            self.calls, self.cloudwatch, self.barrier, settings.usage_flush_seconds
+        )
+        secret_counts = SecretCounts(
+            self._secrets_store,
+            metric_store,
+            self._state,
+            self.cloudwatch,
+            self.clock,
+        )
         self.scheduler = Scheduler(
             LeaderLock(engine, settings.data_dir),
             self.barrier,
             {
                 "secretsmanager.rotate": self.secrets.rotate_due,
                 "events.schedules": self._rule_firing.fire_due,
-                "sns.deliver": self._sns_deliveries.deliver_due,
                 "audit.deliver": self.trail.deliver,
+                # In this order: a minute's default values wait for the audit group's matches,
+                # alarms for the metrics, and SNS delivers what alarms published in the tick.
+                "logs.audit_metric_filters": audit_metrics.run,
+                "logs.default_values": default_values.run,
+                "cloudwatch.alarms": self._alarm_evaluator.evaluate_due,
+                "sns.deliver": self._sns_deliveries.deliver_due,
             },
             {
                 "secretsmanager.purge": self.secrets.purge_due_deletions,
@@ -174,8 +216,11 @@ class Core:
                 "kms.rotate": self.kms.rotate_due_keys,
                 "kms.expire_imports": self.kms.expire_imported_material,
                 "logs.retention": self.logs.expire_events,
+                "cloudwatch.alarm_history": self._alarm_evaluator.expire_history,
+                "cloudwatch.retention": DatapointRetention(metric_store, self.clock).expire,
                 "audit.settle": self.trail.settle_reservations,
                 "audit.retention": self.trail.expire,
+                "cloudwatch.secret_count": secret_counts.publish_due,
             },
         )
         self.dispatcher = Dispatcher(
@@ -210,7 +255,7 @@ class Core:
                     ),
                     ServiceEndpoint(load_model("lambda"), self.functions),
                     ServiceEndpoint(load_model("events"), self.events, target=events_target),
-                    ServiceEndpoint(load_model("sns"), self.sns, target=sns_target),
+                    ServiceEndpoint(load_model("sns"), self.sns),
                     ServiceEndpoint(
                         load_model("cloudwatch"), self.cloudwatch, target=cloudwatch_target
                     ),
@@ -230,6 +275,7 @@ class Core:
             (settings.account_id, settings.region),
             regions,
             Authorizer(self.iam_repository.identity_policies, self._principal_tags),
+            self.calls,
         )
 
     def _principal_tags(self, account_id: str, kind: str, name: str) -> dict[str, str]:
@@ -277,9 +323,14 @@ class Core:
             raise seals.SealError("the root key does not open this server's keyring") from None
         self._changes.acknowledge(changes.SEAL)
 
+    def start(self) -> None:
+        """Start this process's background threads (in each worker, after the fork)."""
+        self.scheduler.start()
+        self._usage.start()
+
     def stop(self) -> None:
         """A clean stop: background jobs end, and bookkeeping noted but not yet stored (key
-        last-usage, secret last-accessed dates) is stored."""
+        last-usage, secret last-accessed dates, API call counts) is stored."""
         self.scheduler.stop()
         self.secrets.stop_rotations()
         self._rule_firing.shutdown()
@@ -287,6 +338,7 @@ class Core:
         self._kms_store.flush()
         self._secrets_store.flush()
         self._identities.flush()
+        self._usage.stop()
 
     def seal(self) -> None:
         """Seal this process and, through storage, every other worker and node."""
@@ -352,6 +404,10 @@ class Core:
         if status.kind == "shamir" and status.sealed:
             health["unseal_progress"] = f"{status.progress}/{status.threshold}"
         return health
+
+    def job_backlogs(self) -> list[Backlog]:
+        """How far the leader's queues are behind (for /metrics)."""
+        return self._backlogs.backlogs(self.clock.time(), self._audit_store.cut_through())
 
     # Dev-only controls (the HTTP layer exposes them only on `--dev` servers)
 

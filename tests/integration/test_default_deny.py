@@ -37,6 +37,8 @@ ACCESS_DENIED = {
     # CloudWatch (botocore speaks awsJson1.0 to it): x-amzn-query-error names it AccessDenied.
     "smithy-rpc-v2-cbor": "AccessDenied",
 }
+# Services whose denials have a code of their own.
+SERVICE_ACCESS_DENIED = {"sns": "AuthorizationError"}
 SUCCESS = ""
 # Every operation Strongroom does not implement answers this to every caller it has
 # authenticated, before reading the parameters or deciding anything: it does nothing.
@@ -120,6 +122,8 @@ def expected_answer(service: str, operation: str) -> str:
         return NOT_ACCESS_DENIED[(service, operation)][0]
     if not implemented(service, operation):
         return NOT_IMPLEMENTED
+    if service in SERVICE_ACCESS_DENIED:
+        return SERVICE_ACCESS_DENIED[service]
     return ACCESS_DENIED[model(service).metadata["protocol"]]
 
 

@@ -663,10 +663,10 @@ def test_metric_filters_are_stored_with_every_field(logs, group):
     before = now_ms()
     full = transformation(
         metricValue="$.latency",
-        defaultValue=0.0,
         dimensions={"Secret": "$.requestParameters.secretId", "User": "$.userIdentity.arn"},
         unit="Milliseconds",
     )
+    with_default = transformation(metricName="Errors", defaultValue=0.0)  # never with dimensions
     logs.put_metric_filter(
         logGroupName=group,
         filterName="SecretAccess",
@@ -677,10 +677,11 @@ def test_metric_filters_are_stored_with_every_field(logs, group):
         logGroupName=group,
         filterName="Errors",
         filterPattern="ERROR",
-        metricTransformations=[transformation(metricName="Errors")],
+        metricTransformations=[with_default],
     )
     listed = logs.describe_metric_filters(logGroupName=group)["metricFilters"]
     assert [f["filterName"] for f in listed] == ["Errors", "SecretAccess"]
+    assert listed[0]["metricTransformations"] == [with_default]
     secret_access = listed[1]
     assert secret_access == {
         "filterName": "SecretAccess",

@@ -600,6 +600,32 @@ def test_bad_input_gets_snss_errors(sns, server):
             "Invalid parameter: AttributeName",
         ),
         (
+            lambda: sns.set_topic_attributes(
+                TopicArn=topic, AttributeName="Policy", AttributeValue="{not json"
+            ),
+            "InvalidParameter",
+            "Invalid parameter: Policy Error: null",
+        ),
+        (
+            lambda: sns.create_topic(
+                Name=unique(),
+                Attributes={
+                    "Policy": json.dumps(
+                        {
+                            "Statement": {
+                                "Effect": "Allow",
+                                "Principal": "*",
+                                "Action": "sns:DeleteEndpoint",
+                                "Resource": topic,
+                            }
+                        }
+                    )
+                },
+            ),
+            "InvalidParameter",
+            "Invalid parameter: Policy statement action out of service scope!",
+        ),
+        (
             lambda: sns.get_subscription_attributes(SubscriptionArn=f"{topic}:{uuid.uuid4()}"),
             "NotFound",
             "Subscription does not exist",
@@ -628,4 +654,6 @@ def test_bad_input_gets_snss_errors(sns, server):
         assert got[2] in (400, 404)
     # Nothing changed.
     assert sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []
+    policy = json.loads(sns.get_topic_attributes(TopicArn=topic)["Attributes"]["Policy"])
+    assert policy["Id"] == "__default_policy_ID"
     assert sns.list_tags_for_resource(ResourceArn=topic)["Tags"] == []

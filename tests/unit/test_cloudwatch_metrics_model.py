@@ -16,6 +16,7 @@ from strongroom.services.cloudwatch.model import RELATIVE_ACCURACY, Aggregate, s
 from strongroom.services.cloudwatch.service import CloudWatch
 from strongroom.services.context import RequestContext
 from strongroom.storage.cloudwatch import CloudWatchRepository
+from strongroom.storage.cloudwatch_alarms import AlarmRepository
 from strongroom.storage.engine import create_storage_engine, migrate, sqlite_url
 
 VALUES = st.lists(st.floats(min_value=1e-6, max_value=1e9) | st.just(0.0), min_size=1, max_size=200)
@@ -69,7 +70,7 @@ def test_put_datum_is_read_by_get_metric_statistics(tmp_path):
     engine = create_storage_engine(sqlite_url(tmp_path / "db.sqlite"))
     migrate(engine)
     clock = Clock()
-    cloudwatch = CloudWatch(CloudWatchRepository(engine), clock)
+    cloudwatch = CloudWatch(CloudWatchRepository(engine), AlarmRepository(engine), clock)
     moment = clock.time()
     for value in (1.0, 3.0):
         cloudwatch.put_datum(

@@ -17,7 +17,7 @@ from strongroom.storage.audit import AuditRepository, RecordQuery, StoredRecord
 
 SOURCE = "audit"
 # Pattern selectors that are columns of audit_records, most selective first.
-_INDEXED_FIELDS = {
+INDEXED_FIELDS = {
     "$.eventID": "event_id",
     "$.requestID": "request_id",
     "$.eventName": "event_name",
@@ -75,7 +75,7 @@ class AuditEvents:
         if regions is not None and not regions:
             return []
         column, value = next(
-            ((_INDEXED_FIELDS[f], v) for f, v in query.equalities.items() if f in _INDEXED_FIELDS),
+            ((INDEXED_FIELDS[f], v) for f, v in query.equalities.items() if f in INDEXED_FIELDS),
             (None, None),
         )
         records = self._repository.records(

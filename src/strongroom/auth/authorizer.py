@@ -44,6 +44,9 @@ _DENIALS = {
     # CloudWatch: its x-amzn-query-error header makes it AccessDenied to botocore.
     "smithy-rpc-v2-cbor": ("AccessDeniedException", 403),
 }
+# Services that say it in words of their own, by IAM prefix: SNS answers AuthorizationError
+# (403) and names its actions as its policies do ("SNS:Publish").
+_SERVICE_DENIALS = {"sns": ("AuthorizationErrorException", 403, "SNS")}
 
 
 class Authorizer:
@@ -141,11 +144,20 @@ class PolicyDenial(NamedError):
 
 
 def denial(
-    protocol: str, caller_arn: str, action: str, resource: str, decision: Decision
+    protocol: str,
+    caller_arn: str,
+    action: str,
+    resource: str,
+    decision: Decision,
+    service: str = "",
 ) -> AwsError:
-    """The error a denied call gets, in its service's words."""
+    """The error a denied call gets, in its service's words (`service`: its IAM prefix)."""
     assert decision.reason is not None
     code, status = _DENIALS.get(protocol, _DENIALS["json"])
+    if service in _SERVICE_DENIALS:
+        code, status, prefix = _SERVICE_DENIALS[service]
+        if action.lower().startswith(f"{service}:"):
+            action = f"{prefix}:{action.partition(':')[2]}"
     return PolicyDenial(
         code, access_denied_message(caller_arn, action, resource, decision.reason), status=status
     )

@@ -1,7 +1,7 @@
 """What a call acts on, read from its parameters, for services whose resources are named by
 the request alone (IAM, CloudWatch Logs, CloudWatch, CloudTrail, S3, EventBridge): the dispatcher
 authorizes these calls before they run. Services whose resources carry policies of their own
-(Secrets Manager's secrets, KMS keys) authorize where they find the resource instead.
+(Secrets Manager's secrets, KMS keys, SNS topics) authorize where they find the resource instead.
 
 Each function returns the IAM action (None: the service's prefix and the operation's name)
 and the ARN of the resource, "*" for operations that act on none.
@@ -49,23 +49,17 @@ def events_target(ctx: RequestContext, operation: str, params: Mapping[str, Any]
 
 
 def cloudwatch_target(ctx: RequestContext, operation: str, params: Mapping[str, Any]) -> Target:
-    """Metrics have no ARNs: CloudWatch's metric calls act on "*" (its signing name is
-    `monitoring`, its actions' prefix `cloudwatch`)."""
-    return f"cloudwatch:{operation}", "*"
-
-
-def sns_target(ctx: RequestContext, operation: str, params: Mapping[str, Any]) -> Target:
-    """Topics as `arn:aws:sns:REGION:ACCOUNT:NAME`; calls on a subscription act on its topic
-    (the subscription's ARN without its id), tagging calls on the ARN they name, listings of
-    the account's topics and subscriptions on none."""
-    for member in ("TopicArn", "TargetArn", "ResourceArn"):
-        if member in params:
-            return None, str(params[member])
-    if "SubscriptionArn" in params:
-        return None, str(params["SubscriptionArn"]).rsplit(":", 1)[0]
-    if operation == "CreateTopic" and "Name" in params:
-        return None, f"arn:aws:sns:{ctx.region}:{ctx.account_id}:{params['Name']}"
-    return None, "*"
+    """Alarms as `arn:aws:cloudwatch:REGION:ACCOUNT:alarm:NAME` (a call naming one alarm acts
+    on it, tag calls on the ARN they name); metrics have no ARNs, so metric calls and calls on
+    several alarms act on "*" (CloudWatch's signing name is `monitoring`, its actions' prefix
+    `cloudwatch`)."""
+    action = f"cloudwatch:{operation}"
+    if "ResourceARN" in params:
+        return action, str(params["ResourceARN"])
+    names = [params["AlarmName"]] if "AlarmName" in params else params.get("AlarmNames") or []
+    if len(names) == 1:
+        return action, f"arn:aws:cloudwatch:{ctx.region}:{ctx.account_id}:alarm:{names[0]}"
+    return action, "*"
 
 
 def cloudtrail_target(ctx: RequestContext, operation: str, params: Mapping[str, Any]) -> Target:

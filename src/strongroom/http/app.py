@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Sequence
 
 import anyio.to_thread
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -28,6 +29,7 @@ from strongroom.barrier.barrier import SealedError
 from strongroom.barrier.seals import SealError
 from strongroom.bootstrap import ADMIN_USER
 from strongroom.core import Core
+from strongroom.http import metrics
 from strongroom.http.protocol import TLS_SCOPE_KEY
 from strongroom.protocol import query as query_codec
 from strongroom.protocol.errors import AwsError, RequestEntityTooLarge
@@ -86,17 +88,20 @@ def create_app(core: Core) -> ASGIApp:
     # Exact paths: any other (a dev control on a real server, say) gets the AWS-style error an
     # unknown request gets, not a bare 404 that tells nothing to AWS clients.
     control_paths = {route.path for route in control.routes if isinstance(route, Route)}
+    requests = metrics.RequestMetrics()
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in control_paths:
             await control(scope, receive, send)
         else:
-            await _aws_api(core, scope, receive, send)
+            await _aws_api(core, requests, scope, receive, send)
 
     return app
 
 
-async def _aws_api(core: Core, scope: Scope, receive: Receive, send: Send) -> None:
+async def _aws_api(
+    core: Core, requests: metrics.RequestMetrics, scope: Scope, receive: Receive, send: Send
+) -> None:
     started = time.perf_counter()
     body = await _read_body(scope, receive)
     if body is None:
@@ -114,6 +119,10 @@ async def _aws_api(core: Core, scope: Scope, receive: Receive, send: Send) -> No
         headers.append((b"content-length", str(len(result.body)).encode()))
     await send({"type": "http.response.start", "status": result.status, "headers": headers})
     await send({"type": "http.response.body", "body": result.body})
+    seconds = time.perf_counter() - started
+    requests.observe(
+        answer.model, answer.call.event_name, result.status, result.error_code, seconds
+    )
     # Never the query string, headers or body: they can carry signatures and secrets.
     access_log.info(
         "%s %s %s %s %d %s %.1fms",
@@ -123,7 +132,7 @@ async def _aws_api(core: Core, scope: Scope, receive: Receive, send: Send) -> No
         result.operation or "-",
         result.status,
         result.error_code or "-",
-        (time.perf_counter() - started) * 1000,
+        seconds * 1000,
     )
 
 
@@ -134,6 +143,12 @@ def _control_app(core: Core) -> Starlette:
         report = core.health()
         healthy = report["status"] == "ok"
         return JSONResponse(report, status_code=200 if healthy else 503)
+
+    async def prometheus_metrics(_: Request) -> Response:
+        # Unauthenticated, like /health: aggregates only (no account, resource or key names),
+        # for scrapers that cannot sign requests.
+        text = await anyio.to_thread.run_sync(metrics.exposition, core)
+        return Response(text, media_type=CONTENT_TYPE_LATEST)
 
     async def recorded(
         wire: WireRequest,
@@ -303,6 +318,7 @@ def _control_app(core: Core) -> Starlette:
 
     routes = [
         Route("/health", health, methods=["GET"]),
+        Route("/metrics", prometheus_metrics, methods=["GET"]),
         Route(SIGNING_CERT_PATH, sns_certificate, methods=["GET"]),
         Route(CONFIRM_PATH, sns_link, methods=["GET"]),
         Route(UNSUBSCRIBE_PATH, sns_link, methods=["GET"]),

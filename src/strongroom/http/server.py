@@ -20,6 +20,7 @@ import uvicorn
 
 from strongroom.config import Settings
 from strongroom.core import Core
+from strongroom.http import metrics
 from strongroom.http.app import create_app
 from strongroom.http.protocol import ServerProtocol
 from strongroom.node import prepare_storage, reopen_storage, start_node, stored_seal_kind
@@ -29,6 +30,7 @@ log = logging.getLogger("strongroom.server")
 
 def serve(settings: Settings, workers: int) -> None:
     engine = prepare_storage(settings)
+    metrics.use_directory(settings.data_dir / "metrics")
     if workers == 1:
         _run(*start_node(settings, engine))
         return
@@ -86,6 +88,7 @@ def _supervise(children: list[int]) -> None:
     while children:
         pid, status = os.wait()
         children.remove(pid)
+        metrics.process_stopped(pid)
         # uvicorn re-raises the signal that stopped it, so a stopped worker may die of SIGTERM.
         stopped = stopping and os.waitstatus_to_exitcode(status) in (0, -signal.SIGTERM)
         if os.waitstatus_to_exitcode(status) != 0 and not stopped and not failed:
@@ -122,7 +125,7 @@ def _run(
     # Everything loaded so far (models, modules) lives as long as the process: keep it out of
     # the garbage collector's generations so collections during requests stay short.
     gc.freeze()
-    core.scheduler.start()
+    core.start()
     _Server(config, on_shutdown=core.stop).run(sockets=[listener] if listener else None)
 
 

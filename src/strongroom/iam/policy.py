@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -146,6 +147,26 @@ def parse(document: str, kind: PolicyKind) -> Policy:
     if len(sids) != len(set(sids)):
         raise MalformedPolicy("Statement IDs (SID) in a single policy must be unique.")
     return Policy(version=version, id=policy_id, statements=statements)
+
+
+@lru_cache(maxsize=1024)
+def without_statement_ids(document: str) -> str:
+    """A resource policy as IAM's grammar reads it, for services whose statement ids it would
+    refuse (SNS's `__default_statement_ID`, Lambda's `-`, `_` and `.`): without its string
+    Sids, which take no part in a decision. Anything else is returned as it is, for `parse`
+    to refuse."""
+    try:
+        tree = json.loads(document, parse_constant=_not_json)
+    except (ValueError, RecursionError):
+        return document
+    statements = tree.get("Statement") if isinstance(tree, dict) else None
+    listed = [statements] if isinstance(statements, dict) else statements
+    if not isinstance(listed, list):
+        return document
+    for statement in listed:
+        if isinstance(statement, dict) and isinstance(statement.get("Sid"), str):
+            del statement["Sid"]
+    return json.dumps(tree, separators=(",", ":"))
 
 
 def _statement(raw: object, kind: PolicyKind) -> Statement:

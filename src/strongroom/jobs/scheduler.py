@@ -4,6 +4,8 @@ so a crash or a restart loses nothing: the next leader finds the same work due."
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import threading
 from collections.abc import Callable
@@ -19,6 +21,7 @@ TICK_SECONDS = 1.0
 # long, and each job's query costs an idle server CPU on every tick it runs.
 HOUSEKEEPING_TICKS = 5
 Job = Callable[[], None]
+_PR_SET_NAME = 15
 
 
 class Scheduler:
@@ -47,6 +50,7 @@ class Scheduler:
         self._leader.release()
 
     def _loop(self) -> None:
+        _name_os_thread(self._thread.name)
         tick = 0
         while not self._stop.wait(TICK_SECONDS):
             # A sealed server does nothing, in the foreground or the background.
@@ -61,3 +65,10 @@ class Scheduler:
                     log.warning("background job %s waits for storage: %s", name, outage)
                 except Exception:  # a failing job must not stop the others or the next tick
                     log.exception("background job %s failed; it runs again next tick", name)
+
+
+def _name_os_thread(name: str) -> None:
+    """Name the thread for the OS too (`top -H`, /proc/PID/task/TID/comm): the jobs' CPU can
+    then be told apart from the requests'. Linux only; elsewhere the name stays Python's."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)

@@ -44,6 +44,7 @@ from strongroom.protocol.errors import (
 )
 from strongroom.protocol.registry import Registry, ServiceEndpoint, fault_errors
 from strongroom.protocol.wire import WireRequest, WireResponse
+from strongroom.services.cloudwatch.own_metrics import CallCounter
 from strongroom.services.context import RequestContext
 from strongroom.storage.audit import Reservation
 from strongroom.storage.engine import StorageUnavailable
@@ -94,8 +95,10 @@ class Dispatcher:
         home: tuple[str, str],
         regions: frozenset[str],
         authorizer: Authorizer,
+        calls: CallCounter,
     ) -> None:
         self._registry = registry
+        self._calls = calls
         self._authorizer = authorizer
         self._authenticator = authenticator
         self._barrier = barrier
@@ -244,6 +247,12 @@ class Dispatcher:
             raise UnknownOperationException(
                 f"Operation {operation_name[:128]} is not supported.", operation_name[:128]
             )
+        # AWS/Usage CallCount: every call to an operation by an authenticated caller, whatever
+        # happens to it next.
+        service_name = endpoint.model.service_name
+        self._calls.count(
+            principal.account_id, region, service_name, operation.name, call.event_time
+        )
         handler = getattr(endpoint.implementation, xform_name(operation.name), None)
         if handler is None:
             raise NotImplementedYet(

@@ -74,7 +74,9 @@ class RequestContext:
         )
         self.decisions.append(decision)
         if not decision.allowed:
-            raise denial(self.protocol, self.principal.arn, action, resource, decision)
+            raise denial(
+                self.protocol, self.principal.arn, action, resource, decision, self.service_prefix
+            )
 
     def note_resource(self, kind: str, arn: str) -> None:
         if (kind, arn) not in self.resources:

@@ -30,6 +30,7 @@ from strongroom.storage.schema import (
 # are committed in order and a log file cut at id N can never miss a record below N.
 _AUDIT_LOCK_ID = 0x4155444954  # "AUDIT"
 _CUT_THROUGH = "audit.cut_through"
+_METRICS_THROUGH = "audit.metrics_through"  # the last record the metric filters saw
 _WRITER_KEY = "audit"
 
 
@@ -51,6 +52,18 @@ class StoredRecord:
     region: str
     event_time: float
     text: str
+
+
+@dataclass(frozen=True)
+class IndexedRecord:
+    """A record with the values of some of its indexed columns (by column name), so that a
+    pattern requiring one of them can pass it by without parsing the record."""
+
+    id: int
+    account_id: str
+    event_time: float
+    columns: dict[str, str | None]
+    text: str  # empty when not asked for
 
 
 @dataclass(frozen=True)
@@ -369,12 +382,58 @@ class AuditRepository:
     # Cutting log files
 
     def cut_range(self) -> tuple[int, int]:
-        """(after, through): the ids of the records not yet in a log file. Read while no batch
-        of records is being stored, so every id up to `through` is committed."""
+        """(after, through): the ids of the records not yet in a log file."""
         with self._ordered_write() as connection:
-            after = int(connection.scalar(_state_value(_CUT_THROUGH)) or b"0")
-            through = connection.scalar(sa.select(sa.func.max(audit_records.c.id))) or 0
+            after, through = _unread(connection, _CUT_THROUGH)
+            return after or 0, through
+
+    def metric_range(self) -> tuple[int, int]:
+        """(after, through): the ids of the records the metric filters have not seen. The
+        first call ever starts them at the newest record: history is not replayed."""
+        with self._ordered_write() as connection:
+            after, through = _unread(connection, _METRICS_THROUGH)
+            if after is None:
+                _set_state(connection, _METRICS_THROUGH, str(through).encode())
+                return through, through
             return after, through
+
+    def set_metrics_through(self, record_id: int) -> None:
+        with self._writers.turn(_WRITER_KEY), self._engine.begin() as connection:
+            _set_state(connection, _METRICS_THROUGH, str(record_id).encode())
+
+    def records_for_metrics(
+        self,
+        after_id: int,
+        through_id: int,
+        account_ids: Sequence[str],
+        columns: Sequence[str],
+        limit: int,
+        text: bool = True,
+    ) -> list[IndexedRecord]:
+        """Up to `limit` records of these accounts with after_id < id <= through_id, in id
+        order, with the values of these indexed columns (and their text, unless `text` is
+        false)."""
+        r = audit_records
+        record = r.c.record if text else sa.literal("")
+        query = (
+            sa.select(r.c.id, r.c.account_id, r.c.event_time, record, *(r.c[c] for c in columns))
+            .where(
+                r.c.id > after_id,
+                r.c.id <= through_id,
+                # Through a function, so that no planner reads the accounts' whole time index
+                # (and sorts it) instead of the id range.
+                sa.func.coalesce(r.c.account_id, "").in_(account_ids),
+            )
+            .order_by(r.c.id)
+            .limit(limit)
+        )
+        with self._engine.connect() as connection:
+            return [
+                IndexedRecord(
+                    row[0], row[1], row[2], dict(zip(columns, row[4:], strict=True)), row[3]
+                )
+                for row in connection.execute(query)
+            ]
 
     def records_between(self, after_id: int, through_id: int) -> Iterator[StoredRecord]:
         """Every record with after_id < id <= through_id, in id order, read in chunks."""
@@ -396,10 +455,7 @@ class AuditRepository:
             if current != after_id:
                 return False
             connection.execute(sa.insert(audit_log_files), [asdict(f) for f in files])
-            connection.execute(sa.delete(system_state).where(system_state.c.name == _CUT_THROUGH))
-            connection.execute(
-                sa.insert(system_state).values(name=_CUT_THROUGH, value=str(through_id).encode())
-            )
+            _set_state(connection, _CUT_THROUGH, str(through_id).encode())
             return True
 
     def cut_through(self) -> int:
@@ -568,9 +624,7 @@ class AuditRepository:
             connection.execute(sa.delete(d).where(d.c.object_key.in_(keys)))
             last_per_trail = {(row.account_id, row.region): row.object_key for row in expired}
             for (account_id, region), key in last_per_trail.items():
-                name = _expired_digest(account_id, region)
-                connection.execute(sa.delete(system_state).where(system_state.c.name == name))
-                connection.execute(sa.insert(system_state).values(name=name, value=key.encode()))
+                _set_state(connection, _expired_digest(account_id, region), key.encode())
             return len(keys)
 
     def last_expired_digest(self, account_id: str, region: str) -> str | None:
@@ -605,6 +659,20 @@ def _expired_digest(account_id: str, region: str) -> str:
 
 def _state_value(name: str) -> sa.Select[Any]:
     return sa.select(system_state.c.value).where(system_state.c.name == name)
+
+
+def _unread(connection: Connection, cursor: str) -> tuple[int | None, int]:
+    """The cursor's record id (None when unset) and the newest record's id. Read under
+    _ordered_write, while no batch of records is being stored: every id up to the newest is
+    committed."""
+    after = connection.scalar(_state_value(cursor))
+    through = connection.scalar(sa.select(sa.func.max(audit_records.c.id))) or 0
+    return (int(after) if after is not None else None), int(through)
+
+
+def _set_state(connection: Connection, name: str, value: bytes) -> None:
+    connection.execute(sa.delete(system_state).where(system_state.c.name == name))
+    connection.execute(sa.insert(system_state).values(name=name, value=value))
 
 
 _RECORD_COLUMNS = (

@@ -18,6 +18,8 @@ from sqlalchemy.engine import Connection, Engine
 from strongroom.services.cloudwatch.model import Aggregate, stored
 from strongroom.storage.schema import cw_datapoints, cw_metrics
 
+MINUTE, HOUR = 60, 3600  # resolutions of stored contributions (besides 1 s)
+
 
 @dataclass(frozen=True)
 class MetricId:
@@ -58,17 +60,7 @@ class CloudWatchRepository:
         with self._engine.begin() as connection:
             ids = {m: self._upsert(connection, account_id, region, m, now) for m in metrics}
             rows = [
-                {
-                    "metric_id": ids[c.metric],
-                    "resolution": c.resolution,
-                    "period_start": c.period_start,
-                    "unit": c.unit,
-                    "sample_count": c.aggregate.sample_count,
-                    "sum": c.aggregate.total,
-                    "minimum": c.aggregate.minimum,
-                    "maximum": c.aggregate.maximum,
-                    "sketch": c.aggregate.sketch_text(),
-                }
+                _row(ids[c.metric], c.resolution, c.period_start, c.unit, c.aggregate)
                 for c in contributions
             ]
             if rows:
@@ -104,10 +96,24 @@ class CloudWatchRepository:
             ).scalar()
         return int(found) if found is not None else None
 
+    def owners(self, namespace: str, name: str) -> list[tuple[str, str]]:
+        """The accounts and Regions that have a metric of this namespace and name."""
+        m = cw_metrics.c
+        query = (
+            sa.select(m.account_id, m.region)
+            .where(m.namespace == namespace, m.metric_name == name)
+            .distinct()
+        )
+        with self._engine.connect() as connection:
+            return [(account, region) for account, region in connection.execute(query)]
+
     def datapoints(
         self, metric_row: int, resolution: int, start: int, end: int, unit: str | None
     ) -> Iterator[tuple[int, str, Aggregate]]:
-        """(period start, unit, aggregate) of each stored contribution in [start, end)."""
+        """(period start, unit, aggregate) of each stored contribution in [start, end): of
+        the resolution asked for, and for minutes also the hours minute data was rolled up
+        into once it aged (see `roll_up`)."""
+        resolutions = (MINUTE, HOUR) if resolution == MINUTE else (resolution,)
         query = sa.select(
             cw_datapoints.c.period_start,
             cw_datapoints.c.unit,
@@ -118,7 +124,7 @@ class CloudWatchRepository:
             cw_datapoints.c.sketch,
         ).where(
             cw_datapoints.c.metric_id == metric_row,
-            cw_datapoints.c.resolution == resolution,
+            cw_datapoints.c.resolution.in_(resolutions),
             cw_datapoints.c.period_start >= start,
             cw_datapoints.c.period_start < end,
         )
@@ -128,6 +134,68 @@ class CloudWatchRepository:
             rows = connection.execute(query).all()
         for period, row_unit, count, total, low, high, sketch in rows:
             yield int(period), str(row_unit), stored(count, total, low, high, sketch)
+
+    # Retention
+
+    def roll_up(self, before: int, limit: int) -> int:
+        """Fold up to `limit` minute contributions older than `before` into hourly ones (one
+        per metric, unit and hour of the batch), in one transaction; how many were folded."""
+        d = cw_datapoints.c
+        with self._engine.begin() as connection:
+            rows = connection.execute(
+                sa.select(
+                    d.id,
+                    d.metric_id,
+                    d.unit,
+                    d.period_start,
+                    d.sample_count,
+                    d.sum,
+                    d.minimum,
+                    d.maximum,
+                    d.sketch,
+                )
+                .where(d.resolution == MINUTE, d.period_start < before)
+                .order_by(d.id)
+                .limit(limit)
+            ).all()
+            hours: dict[tuple[int, str, int], Aggregate] = {}
+            for _, metric, unit, start, count, total, low, high, sketch in rows:
+                key = (metric, unit, start // HOUR * HOUR)
+                hours.setdefault(key, Aggregate()).merge(stored(count, total, low, high, sketch))
+            if hours:
+                connection.execute(
+                    sa.insert(cw_datapoints),
+                    [
+                        _row(metric, HOUR, start, unit, a)
+                        for (metric, unit, start), a in hours.items()
+                    ],
+                )
+                connection.execute(sa.delete(cw_datapoints).where(d.id.in_([r.id for r in rows])))
+        return len(rows)
+
+    def expire(self, resolution: int, before: int) -> int:
+        """Delete the contributions of this resolution older than `before`; how many."""
+        d = cw_datapoints.c
+        with self._engine.begin() as connection:
+            return int(
+                connection.execute(
+                    sa.delete(cw_datapoints).where(
+                        d.resolution == resolution, d.period_start < before
+                    )
+                ).rowcount
+            )
+
+    def expire_metrics(self, last_put_before: float) -> int:
+        """Delete the metrics nothing was put to since `last_put_before`, with their data."""
+        m = cw_metrics.c
+        with self._engine.begin() as connection:
+            stale = sa.select(m.id).where(m.last_put < last_put_before).scalar_subquery()
+            connection.execute(sa.delete(cw_datapoints).where(cw_datapoints.c.metric_id.in_(stale)))
+            return int(
+                connection.execute(
+                    sa.delete(cw_metrics).where(m.last_put < last_put_before)
+                ).rowcount
+            )
 
     def metrics(
         self,
@@ -166,3 +234,19 @@ class CloudWatchRepository:
         return [
             StoredMetric(int(r[0]), r[1], r[2], [tuple(d) for d in json.loads(r[3])]) for r in rows
         ]
+
+
+def _row(
+    metric_id: int, resolution: int, period_start: int, unit: str, aggregate: Aggregate
+) -> dict[str, object]:
+    return {
+        "metric_id": metric_id,
+        "resolution": resolution,
+        "period_start": period_start,
+        "unit": unit,
+        "sample_count": aggregate.sample_count,
+        "sum": aggregate.total,
+        "minimum": aggregate.minimum,
+        "maximum": aggregate.maximum,
+        "sketch": aggregate.sketch_text(),
+    }

@@ -29,12 +29,15 @@ from strongroom.storage.schema import (
     logs_metric_filters,
     logs_streams,
     logs_tags,
+    system_state,
 )
 
 _GROUP_COLUMNS = [logs_groups.c[f.name] for f in fields(LogGroup)]
 _STREAM_COLUMNS = [logs_streams.c[f.name] for f in fields(LogStream)]
 _FILTER_COLUMNS = [logs_metric_filters.c[f.name] for f in fields(MetricFilter)]
 _EXPIRY_BATCH = 5000
+# system_state: the end (epoch seconds) of the last minute whose default values were decided.
+_DEFAULT_VALUES_THROUGH = "logs.default_values_through"
 
 
 class GroupExists(Exception):
@@ -528,6 +531,72 @@ class LogsRepository:
         )
         with self._engine.connect() as connection:
             return [(MetricFilter(*row[:-1]), row[-1]) for row in connection.execute(query)]
+
+    def group_metric_filters(self, group_id: int) -> list[MetricFilter]:
+        """The group's metric filters (read at every PutLogEvents: one indexed read, so that
+        a filter put or deleted through any worker applies to the next batch)."""
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(*_FILTER_COLUMNS).where(logs_metric_filters.c.group_id == group_id)
+            )
+            return [MetricFilter(*row) for row in rows]
+
+    def source_metric_filters(self, source: str) -> list[tuple[LogGroup, MetricFilter]]:
+        """The metric filters of the groups `source` serves, each with its group."""
+        return self._filters_with_groups(logs_groups.c.source == source)
+
+    def default_value_filters(self) -> list[tuple[LogGroup, MetricFilter]]:
+        """The metric filters that have a default value, each with its group."""
+        return self._filters_with_groups(logs_metric_filters.c.default_value.is_not(None))
+
+    def _filters_with_groups(
+        self, condition: sa.ColumnElement[bool]
+    ) -> list[tuple[LogGroup, MetricFilter]]:
+        query = (
+            sa.select(*_GROUP_COLUMNS, *_FILTER_COLUMNS)
+            .select_from(logs_metric_filters)
+            .join(logs_groups, logs_groups.c.id == logs_metric_filters.c.group_id)
+            .where(condition)
+        )
+        split = len(_GROUP_COLUMNS)
+        with self._engine.connect() as connection:
+            return [
+                (LogGroup(*row[:split]), MetricFilter(*row[split:]))
+                for row in connection.execute(query)
+            ]
+
+    def default_values_through(self, start: int) -> int:
+        """Where the default values job stopped (see set_default_values_through). The first
+        call ever stores `start`."""
+        state = system_state.c
+        with self._engine.connect() as connection:
+            value = connection.scalar(
+                sa.select(state.value).where(state.name == _DEFAULT_VALUES_THROUGH)
+            )
+        if value is not None:
+            return int(value)
+        try:
+            with self._writers.turn(_DEFAULT_VALUES_THROUGH), self._engine.begin() as connection:
+                connection.execute(
+                    sa.insert(system_state).values(
+                        name=_DEFAULT_VALUES_THROUGH, value=str(start).encode()
+                    )
+                )
+        except sa.exc.IntegrityError:  # another process stored it first
+            return self.default_values_through(start)
+        return start
+
+    def set_default_values_through(self, moment: int) -> None:
+        """The default values of every minute that ends by `moment` (epoch seconds) are
+        decided."""
+        state = system_state.c
+        with self._writers.turn(_DEFAULT_VALUES_THROUGH), self._engine.begin() as connection:
+            connection.execute(sa.delete(system_state).where(state.name == _DEFAULT_VALUES_THROUGH))
+            connection.execute(
+                sa.insert(system_state).values(
+                    name=_DEFAULT_VALUES_THROUGH, value=str(moment).encode()
+                )
+            )
 
     def delete_metric_filter(self, group_id: int, filter_name: str) -> bool:
         mf = logs_metric_filters.c

@@ -722,6 +722,61 @@ sns_messages = sa.Table(
     sa.Index("ix_sns_messages_topic", "topic_id"),
 )
 
+# CloudWatch alarms (nothing here is secret). `definition` is the alarm's configuration as
+# PutMetricAlarm gave it (JSON, services/cloudwatch/alarm_model.py); state columns change on
+# evaluation under a compare-and-set on `version`, so one transition happens once whichever
+# process evaluates. A transition's notifications wait in `cw_alarm_actions` (written in the
+# transition's transaction) until they are handed to SNS; history is kept two weeks, as AWS's.
+cw_alarms = sa.Table(
+    "cw_alarms",
+    metadata,
+    sa.Column("id", CW_ID, primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("name", CW_NAME, nullable=False),
+    sa.Column("definition", sa.Text, nullable=False),
+    sa.Column("tags", sa.Text, nullable=False),  # JSON {key: value}
+    sa.Column("actions_enabled", sa.Boolean, nullable=False),
+    sa.Column("configuration_updated", sa.Float, nullable=False),
+    sa.Column("state_value", sa.String(32), nullable=False),
+    sa.Column("state_reason", sa.Text, nullable=False),
+    sa.Column("state_reason_data", sa.Text, nullable=True),
+    sa.Column("state_updated", sa.Float, nullable=False),
+    sa.Column("state_transitioned", sa.Float, nullable=False),
+    sa.Column("next_evaluation", sa.Float, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.UniqueConstraint("account_id", "region", "name", name="uq_cw_alarms_name"),
+    sa.Index("ix_cw_alarms_due", "next_evaluation"),
+)
+
+cw_alarm_history = sa.Table(
+    "cw_alarm_history",
+    metadata,
+    sa.Column("id", CW_ID, primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("alarm_name", CW_NAME, nullable=False),
+    sa.Column("timestamp", sa.Float, nullable=False),
+    sa.Column("item_type", sa.String(32), nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Index("ix_cw_alarm_history_time", "account_id", "region", "timestamp"),
+    sa.Index("ix_cw_alarm_history_alarm", "account_id", "region", "alarm_name", "timestamp"),
+)
+
+cw_alarm_actions = sa.Table(
+    "cw_alarm_actions",
+    metadata,
+    sa.Column("id", CW_ID, primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("alarm_name", CW_NAME, nullable=False),
+    sa.Column("action_arn", sa.String(1024), nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+)
+
 sns_deliveries = sa.Table(
     "sns_deliveries",
     metadata,
@@ -740,6 +795,9 @@ sns_deliveries = sa.Table(
 )
 
 SERVICE_TABLES = (
+    cw_alarm_actions,
+    cw_alarm_history,
+    cw_alarms,
     cw_datapoints,
     cw_metrics,
     sns_deliveries,

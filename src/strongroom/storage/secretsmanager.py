@@ -413,6 +413,14 @@ class SecretsRepository:
                 )
             )
 
+    def counts(self) -> dict[tuple[str, str], int]:
+        """The secrets of each account and Region (replicas in theirs), those scheduled for
+        deletion included."""
+        s = sm_secrets.c
+        query = sa.select(s.account_id, s.region, sa.func.count()).group_by(s.account_id, s.region)
+        with self._engine.connect() as connection:
+            return {(account, region): int(n) for account, region, n in connection.execute(query)}
+
     # Rotation
 
     def rotations_due(self, now: float, limit: int) -> list[str]:

@@ -7,6 +7,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from strongroom.iam.policy import without_statement_ids
+
 LATEST = "$LATEST"
 DEFAULT_TIMEOUT = 3
 MAX_TIMEOUT = 900
@@ -200,7 +202,4 @@ def statements_of(policy: str | None) -> list[dict[str, Any]]:
 def evaluated_policy(policy: str) -> str:
     """The policy as the evaluator reads it: without statement ids, which Lambda lets hold
     '-', '_' and '.' (IAM's grammar does not) and which take no part in a decision."""
-    document = json.loads(policy)
-    for statement in document["Statement"]:
-        statement.pop("Sid", None)
-    return json.dumps(document, separators=(",", ":"))
+    return without_statement_ids(policy)

@@ -22,3 +22,26 @@ class InvalidNextToken(AwsError):
 
 class LimitExceededFault(AwsError):
     pass
+
+
+class ValidationError(AwsError):
+    """CloudWatch's answer to an alarm or a metric query it cannot accept (not a shape of its
+    model; AWS sends it with status 400)."""
+
+    status = 400
+
+
+class ResourceNotFound(AwsError):
+    pass
+
+
+class ResourceNotFoundException(AwsError):
+    pass
+
+
+class InvalidFormatFault(AwsError):
+    pass
+
+
+class ConcurrentModificationException(AwsError):
+    pass

@@ -58,6 +58,27 @@ def dimensions_key(dimensions: Mapping[str, str]) -> str:
     return json.dumps(sorted(dimensions.items()), separators=(",", ":"), ensure_ascii=False)
 
 
+def window(start: float, end: float, period: int) -> tuple[int, int]:
+    """[start, end) in whole seconds, the start on a boundary of the data's resolution: the
+    periods of a query are those from there on, `period` seconds apart."""
+    resolution = 60 if period % 60 == 0 else 1
+    return int(start // resolution * resolution), int(end)
+
+
+@dataclass(frozen=True)
+class Datum:
+    """One value (seen `count` times) of a metric, from Strongroom itself (metric filters, its
+    own metrics); at `timestamp` (seconds), or now when None."""
+
+    namespace: str
+    name: str
+    dimensions: Mapping[str, str]
+    value: float
+    unit: str = NO_UNIT
+    timestamp: float | None = None
+    count: float = 1.0
+
+
 @dataclass
 class Aggregate:
     """One period's statistics: what is stored for each contribution, and their sum."""

@@ -12,16 +12,19 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from strongroom.clock import Clock
 from strongroom.services.cloudwatch import errors as e
-from strongroom.services.cloudwatch import model
+from strongroom.services.cloudwatch import metric_queries, model
+from strongroom.services.cloudwatch.alarms import Alarms
+from strongroom.services.cloudwatch.metric_math import Series
 from strongroom.services.cloudwatch.model import Aggregate
 from strongroom.services.context import RequestContext
 from strongroom.storage.cloudwatch import CloudWatchRepository, Contribution, MetricId
+from strongroom.storage.cloudwatch_alarms import AlarmRepository
 
 _Key = tuple[MetricId, str, int, int]  # metric, unit, resolution, period start
 
@@ -36,9 +39,12 @@ def _seconds(moment: datetime) -> float:
     return moment.timestamp()
 
 
-class CloudWatch:
-    def __init__(self, repository: CloudWatchRepository, clock: Clock) -> None:
+class CloudWatch(Alarms):
+    def __init__(
+        self, repository: CloudWatchRepository, alarms: AlarmRepository, clock: Clock
+    ) -> None:
         self._repository = repository
+        self._alarm_store = alarms
         self._clock = clock
 
     # In process
@@ -55,15 +61,33 @@ class CloudWatch:
         timestamp: float | None = None,
         count: float = 1.0,
     ) -> None:
-        """One value (seen `count` times) of a metric, from Strongroom itself: no checks
-        beyond the value's; any namespace, AWS/ ones included."""
-        moment = self._clock.time() if timestamp is None else timestamp
-        aggregate = Aggregate()
-        aggregate.add_values([(value, count)])
-        metric = MetricId(namespace, name, model.dimensions_key(dimensions))
-        period = int(moment // 60 * 60)
-        contribution = Contribution(metric, unit, 60, period, aggregate)
-        self._repository.put(account_id, region, [contribution], self._clock.time())
+        """One value (seen `count` times) of a metric, from Strongroom itself (see put_data)."""
+        datum = model.Datum(namespace, name, dimensions, value, unit, timestamp, count)
+        self.put_data(account_id, region, [datum])
+
+    def put_data(self, account_id: str, region: str, data: Iterable[model.Datum]) -> None:
+        """Values of metrics from Strongroom itself, stored in one transaction, each in its
+        minute: no checks beyond the values'; any namespace, AWS/ ones included."""
+        now = self._clock.time()
+        aggregates: dict[_Key, Aggregate] = {}
+        for datum in data:
+            moment = now if datum.timestamp is None else datum.timestamp
+            metric = MetricId(datum.namespace, datum.name, model.dimensions_key(datum.dimensions))
+            key = (metric, datum.unit, 60, int(moment // 60 * 60))
+            aggregates.setdefault(key, Aggregate()).add_values([(datum.value, datum.count)])
+        if aggregates:
+            self._repository.put(account_id, region, _contributions(aggregates), now)
+
+    def minutes_with_data(
+        self, account_id: str, region: str, namespace: str, name: str, start: int, end: int
+    ) -> set[int]:
+        """The starts of the minutes in [start, end) in which the metric (the one without
+        dimensions) holds a value."""
+        metric = MetricId(namespace, name, model.dimensions_key({}))
+        row = self._repository.find(account_id, region, metric)
+        if row is None:
+            return set()
+        return {moment for moment, _, _ in self._repository.datapoints(row, 60, start, end, None)}
 
     # PutMetricData
 
@@ -91,11 +115,7 @@ class CloudWatch:
         aggregates: dict[_Key, Aggregate] = {}
         for path, datum in data:
             self._add_datum(aggregates, Namespace, path, datum, now)
-        contributions = [
-            Contribution(metric, unit, resolution, start, aggregate)
-            for (metric, unit, resolution, start), aggregate in aggregates.items()
-        ]
-        self._repository.put(ctx.account_id, ctx.region, contributions, now)
+        self._repository.put(ctx.account_id, ctx.region, _contributions(aggregates), now)
         return {}
 
     def _add_datum(
@@ -171,7 +191,7 @@ class CloudWatch:
             )
         dimensions = {d["Name"]: d["Value"] for d in Dimensions or ()}
         metric = MetricId(Namespace, MetricName, model.dimensions_key(dimensions))
-        periods = self._periods(ctx, metric, start, end, Period, Unit)
+        periods = self._periods(ctx.account_id, ctx.region, metric, start, end, Period, Unit)
         datapoints = []
         for (period_start, unit), aggregate in sorted(periods.items()):
             point: dict[str, Any] = {
@@ -192,7 +212,8 @@ class CloudWatch:
 
     def _periods(
         self,
-        ctx: RequestContext,
+        account_id: str,
+        region: str,
         metric: MetricId,
         start: int,
         end: int,
@@ -200,7 +221,7 @@ class CloudWatch:
         unit: str | None,
     ) -> dict[tuple[int, str], Aggregate]:
         """Each period's aggregate (by period start and unit) of a metric in [start, end)."""
-        row = self._repository.find(ctx.account_id, ctx.region, metric)
+        row = self._repository.find(account_id, region, metric)
         periods: dict[tuple[int, str], Aggregate] = {}
         if row is None:
             return periods
@@ -214,6 +235,31 @@ class CloudWatch:
 
     # GetMetricData
 
+    @staticmethod
+    def check_queries(queries: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+        """MetricDataQueries checked as GetMetricData checks them, before any data is read
+        (PutMetricAlarm's Metrics: an alarm's own rules, as its one ReturnData query, are the
+        alarm's to check); each query's kind by Id: a series ("TS") or an array ("TS[]")."""
+        return {query.id: query.kind for query in _plan(queries).queries}
+
+    def series(
+        self,
+        account_id: str,
+        region: str,
+        queries: Sequence[Mapping[str, Any]],
+        start: float,
+        end: float,
+    ) -> dict[str, list[tuple[int, float]]]:
+        """Every query's points (period start, value) in [start, end), oldest first, as
+        GetMetricData computes them; an expression whose value is an array of series (as
+        METRICS()) has no entry. Raises GetMetricData's errors."""
+        outcomes = self._outcomes(account_id, region, _plan(queries), start, end)
+        return {
+            query_id: outcome.value.ordered()
+            for query_id, outcome in outcomes.items()
+            if isinstance(outcome.value, Series)
+        }
+
     def get_metric_data(
         self,
         ctx: RequestContext,
@@ -225,81 +271,64 @@ class CloudWatch:
         MaxDatapoints: int | None = None,
         LabelOptions: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        if NextToken is not None:  # every answer is whole: no token was ever given out
-            raise e.InvalidNextToken(
-                "The service returned an error with Error Code InvalidNextToken."
-            )
-        if len(MetricDataQueries) > model.MAX_QUERIES:
-            raise e.InvalidParameterValueException(
-                "The collection MetricDataQueries must not have a size greater than 500."
-            )
-        ids = [q["Id"] for q in MetricDataQueries]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicates:
-            raise e.InvalidParameterValueException(
-                f"The value {duplicates[0]} for parameter MetricDataQueries.Id is not unique."
-            )
-        results = []
-        for index, query in enumerate(MetricDataQueries, 1):
-            path = f"MetricDataQueries.member.{index}"
-            stat = query.get("MetricStat")
-            if stat is None or "Expression" in query:
-                if "Expression" in query and stat is not None:
-                    raise e.InvalidParameterCombinationException(
-                        f"The parameters {path}.MetricStat and {path}.Expression are mutually "
-                        "exclusive and you have specified both."
-                    )
-                if "Expression" not in query:
-                    raise e.MissingRequiredParameterException(
-                        f"The parameter {path}.MetricStat or {path}.Expression is required."
-                    )
-                raise e.InvalidParameterValueException(
-                    f"Strongroom does not evaluate metric math yet: {path}.Expression."
-                )
-            result = self._metric_stat(ctx, path, query, stat, StartTime, EndTime, ScanBy)
-            if query.get("ReturnData", True):
-                results.append(result)
-        return {"MetricDataResults": results, "Messages": []}
+        # LabelOptions' Timezone matters to dynamic labels only, which are not expanded.
+        planned = _plan(MetricDataQueries)
+        limit = metric_queries.MAX_DATAPOINTS if MaxDatapoints is None else MaxDatapoints
+        if limit < 1:
+            raise _invalid(MaxDatapoints, "MaxDatapoints")
+        descending = ScanBy != "TimestampAscending"
+        request = {"q": MetricDataQueries, "s": StartTime, "e": EndTime, "d": descending}
+        signature = metric_queries.fingerprint(request)
+        position = None
+        if NextToken is not None:
+            position = metric_queries.position_of(NextToken, signature)
+        outcomes = self._outcomes(
+            ctx.account_id, ctx.region, planned, _seconds(StartTime), _seconds(EndTime)
+        )
+        answer = metric_queries.results(planned, outcomes, descending)
+        shown, following = metric_queries.page(
+            answer, descending, limit, position, resumable=not planned.has_expression
+        )
+        output: dict[str, Any] = {"MetricDataResults": [_result(r) for r in shown]}
+        if following is not None:
+            output["NextToken"] = metric_queries.token(following, signature)
+        output["Messages"] = []
+        return output
 
-    def _metric_stat(
+    def _outcomes(
         self,
-        ctx: RequestContext,
-        path: str,
-        query: Mapping[str, Any],
-        stat: Mapping[str, Any],
-        start_time: datetime,
-        end_time: datetime,
-        scan_by: str | None,
-    ) -> dict[str, Any]:
-        period = stat["Period"]
-        _check_period(period, f"{path}.MetricStat.Period")
-        name = stat["Stat"]
-        if name not in model.STATISTICS and model.percentile_of(name) is None:
-            raise _invalid(name, f"{path}.MetricStat.Stat")
-        start, end = _window(start_time, end_time, period)
-        metric = stat["Metric"]
-        if "Namespace" not in metric or "MetricName" not in metric:
-            raise e.MissingRequiredParameterException(
-                f"The parameter {path}.MetricStat.Metric.MetricName is required."
+        account_id: str,
+        region: str,
+        planned: metric_queries.Plan,
+        start: float,
+        end: float,
+    ) -> dict[str, metric_queries.Outcome]:
+        if start >= end:
+            raise e.InvalidParameterValueException(
+                "The parameter StartTime must be less than the parameter EndTime."
             )
+
+        def points_of(stat: Mapping[str, Any]) -> dict[int, float]:
+            return self._stat_points(account_id, region, stat, start, end)
+
+        return metric_queries.evaluate(planned, points_of, start, end)
+
+    def _stat_points(
+        self, account_id: str, region: str, stat: Mapping[str, Any], start: float, end: float
+    ) -> dict[int, float]:
+        """A MetricStat's value for each period of [start, end) that holds data."""
+        period, name, metric = stat["Period"], stat["Stat"], stat["Metric"]
+        first, stop = model.window(start, end, period)
         dimensions = {d["Name"]: d["Value"] for d in metric.get("Dimensions", ())}
         key = MetricId(metric["Namespace"], metric["MetricName"], model.dimensions_key(dimensions))
-        periods = self._periods(ctx, key, start, end, period, stat.get("Unit"))
+        periods = self._periods(account_id, region, key, first, stop, period, stat.get("Unit"))
         merged: dict[int, Aggregate] = {}
         for (moment, _unit), aggregate in periods.items():
             merged.setdefault(moment, Aggregate()).merge(aggregate)
-        points = [
-            (moment, value)
+        return {
+            moment: value
             for moment, aggregate in merged.items()
             if (value := aggregate.statistic(name)) is not None
-        ]
-        points.sort(reverse=scan_by != "TimestampAscending")
-        return {
-            "Id": query["Id"],
-            "Label": query.get("Label", metric["MetricName"]),
-            "Timestamps": [datetime.fromtimestamp(t, UTC) for t, _ in points],
-            "Values": [v for _, v in points],
-            "StatusCode": "Complete",
         }
 
     # ListMetrics
@@ -346,6 +375,10 @@ class CloudWatch:
         if IncludeLinkedAccounts:
             result["OwningAccounts"] = [ctx.account_id] * len(found)
         return result
+
+
+def _contributions(aggregates: Mapping[_Key, Aggregate]) -> list[Contribution]:
+    return [Contribution(*key, aggregate) for key, aggregate in aggregates.items()]
 
 
 def _datum_aggregate(path: str, datum: Mapping[str, Any]) -> Aggregate:
@@ -418,8 +451,42 @@ def _window(start_time: datetime, end_time: datetime, period: int) -> tuple[int,
         raise e.InvalidParameterValueException(
             "The parameter StartTime must be less than the parameter EndTime."
         )
-    resolution = 60 if period % 60 == 0 else 1
-    return int(start // resolution * resolution), int(end)
+    return model.window(start, end, period)
+
+
+def _plan(queries: Sequence[Mapping[str, Any]]) -> metric_queries.Plan:
+    """The plan of GetMetricData's queries, each MetricStat's and Period checked too."""
+    planned = metric_queries.plan(queries)
+    for query, given in zip(planned.queries, queries, strict=True):
+        if query.stat is not None:
+            _check_stat(query.path, query.stat)
+        elif "Period" in given:
+            _check_period(given["Period"], f"{query.path}.Period")
+    return planned
+
+
+def _check_stat(path: str, stat: Mapping[str, Any]) -> None:
+    _check_period(stat["Period"], f"{path}.MetricStat.Period")
+    if stat["Stat"] not in model.STATISTICS and model.percentile_of(stat["Stat"]) is None:
+        raise _invalid(stat["Stat"], f"{path}.MetricStat.Stat")
+    if "Namespace" not in stat["Metric"] or "MetricName" not in stat["Metric"]:
+        raise e.MissingRequiredParameterException(
+            f"The parameter {path}.MetricStat.Metric.MetricName is required."
+        )
+
+
+def _result(result: metric_queries.Result) -> dict[str, Any]:
+    """A MetricDataResult on the wire."""
+    wire: dict[str, Any] = {
+        "Id": result.id,
+        "Label": result.label,
+        "Timestamps": [datetime.fromtimestamp(t, UTC) for t, _ in result.points],
+        "Values": [v for _, v in result.points],
+        "StatusCode": "Complete" if result.complete else "PartialData",
+    }
+    if result.messages:
+        wire["Messages"] = list(result.messages)
+    return wire
 
 
 def _list_position(token: str) -> int:

@@ -28,7 +28,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import ClassVar, NamedTuple
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "FilterPattern",
     "InvalidFilterPattern",
     "Match",
+    "Message",
     "parse",
 ]
 
@@ -665,6 +666,26 @@ def _load_json(message: str) -> object:
 
 
 _NOT_JSON = object()
+_UNPARSED = object()
+
+
+class Message:
+    """A log event's message as patterns read it. Several patterns testing one event (a log
+    group's metric filters) share it, so the message is parsed as JSON at most once, by the
+    first JSON pattern that needs it."""
+
+    __slots__ = ("_document", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._document: object = _UNPARSED
+
+    @property
+    def document(self) -> object:
+        """The message parsed as JSON (`_NOT_JSON` when it is none)."""
+        if self._document is _UNPARSED:
+            self._document = _load_json(self.text)
+        return self._document
 
 
 def _json_scalar(node: object) -> _Scalar | None:
@@ -750,14 +771,22 @@ class FilterPattern(ABC):
     def __init__(self, regex_count: int) -> None:
         self.regex_count = regex_count  # for the quota of patterns with a regex per log group
 
-    @abstractmethod
-    def match(self, message: str) -> Match | None:
+    def match(self, message: str | Message) -> Match | None:
         """The match, or None when the event does not match. Never raises."""
+        return self._match(message if isinstance(message, Message) else Message(message))
+
+    @abstractmethod
+    def _match(self, message: Message) -> Match | None: ...
 
     def required_equalities(self) -> dict[str, str]:
         """JSON selectors at which every matching event holds a JSON string equal to the value,
         for narrowing a search before matching; empty when the pattern does not pin any."""
         return {}
+
+    def decided_by_equalities(self) -> bool:
+        """Whether the required equalities are the whole pattern: a JSON event matches exactly
+        when it holds them (`{ $.eventName = GetSecretValue }`)."""
+        return False
 
 
 # --- Terms ---------------------------------------------------------------------------------------
@@ -786,11 +815,12 @@ class _TermsPattern(FilterPattern):
         # "If you combine ? with other filter patterns, all question mark terms will be ignored."
         self.optional = () if included or excluded else tuple(optional)
 
-    def match(self, message: str) -> Match | None:
+    def _match(self, message: Message) -> Match | None:
+        text = message.text
         matched = (
-            all(term.occurs_in(message) for term in self.included)
-            and not any(term.occurs_in(message) for term in self.excluded)
-            and (not self.optional or any(term.occurs_in(message) for term in self.optional))
+            all(term.occurs_in(text) for term in self.included)
+            and not any(term.occurs_in(text) for term in self.excluded)
+            and (not self.optional or any(term.occurs_in(text) for term in self.optional))
         )
         return _NO_MATCH_DATA if matched else None
 
@@ -847,11 +877,21 @@ class _Selector:
     text: str
     steps: tuple[_Step, ...]
 
-    @property
+    @cached_property
     def wildcards(self) -> int:
         return sum(step is _WILDCARD for step in self.steps)
 
     def nodes(self, document: object) -> list[object]:
+        if not self.wildcards:  # one path: walked without a list per step
+            node = document
+            for step in self.steps:
+                if isinstance(step, int):
+                    if not isinstance(node, list) or step >= len(node):
+                        return []
+                elif not isinstance(node, dict) or step not in node:
+                    return []
+                node = node[step]
+            return [node]
         current = [document]
         for step in self.steps:
             following: list[object] = []
@@ -928,8 +968,16 @@ class _JsonComparison(_JsonCondition):
     operator: str
     literal: _Literal
 
+    @cached_property
+    def exact(self) -> str | None:
+        """The JSON string a node must be for "=" to hold, when no other value can be."""
+        return self.literal.exact_string() if self.operator == "=" else None
+
     def holds(self, document: object) -> bool:
         # A wildcard selector holds when any element or field it selects does.
+        exact = self.exact
+        if exact is not None:  # most comparisons: a plain string, without a scalar per node
+            return any(node == exact for node in self.selector.nodes(document))
         for node in self.selector.nodes(document):
             value = _json_scalar(node)
             if value is not None and _compare(self.operator, self.literal, value):
@@ -991,12 +1039,32 @@ class _JsonAll(_JsonCondition):
         return required
 
 
+_ExactAlternatives = tuple[tuple[_Selector, frozenset[str]], ...]
+
+
 @dataclass(frozen=True)
 class _JsonAny(_JsonCondition):
     parts: tuple[_JsonCondition, ...]
 
+    @cached_property
+    def _split(self) -> tuple[_ExactAlternatives, tuple[_JsonCondition, ...]]:
+        """The parts that are plain-string equalities, as the strings each selector may equal
+        ({ $.eventName = A || $.eventName = B || ... }: one lookup), and the others."""
+        exact: dict[_Selector, set[str]] = {}
+        others: list[_JsonCondition] = []
+        for part in self.parts:
+            if isinstance(part, _JsonComparison) and part.exact is not None:
+                exact.setdefault(part.selector, set()).add(part.exact)
+            else:
+                others.append(part)
+        return tuple((s, frozenset(v)) for s, v in exact.items()), tuple(others)
+
     def holds(self, document: object) -> bool:
-        return any(part.holds(document) for part in self.parts)
+        exact, others = self._split
+        for selector, strings in exact:
+            if any(isinstance(node, str) and node in strings for node in selector.nodes(document)):
+                return True
+        return any(part.holds(document) for part in others)
 
     def selectors(self) -> Iterable[_Selector]:
         return [selector for part in self.parts for selector in part.selectors()]
@@ -1069,14 +1137,22 @@ class _JsonPattern(FilterPattern):
         super().__init__(regex_count)
         self.condition = condition
 
-    def match(self, message: str) -> Match | None:
-        document = _load_json(message)  # a message that is not JSON matches no JSON pattern
+    def _match(self, message: Message) -> Match | None:
+        document = message.document  # a message that is not JSON matches no JSON pattern
         if document is _NOT_JSON or not self.condition.holds(document):
             return None
         return Match(document=document)
 
     def required_equalities(self) -> dict[str, str]:
         return self.condition.required_equalities()
+
+    def decided_by_equalities(self) -> bool:
+        condition = self.condition
+        parts = condition.parts if isinstance(condition, _JsonAll) else (condition,)
+        # Each part one of the equalities, on a selector of its own.
+        return len(parts) == len(self.required_equalities()) and all(
+            isinstance(part, _JsonComparison) and part.required_equalities() for part in parts
+        )
 
 
 def _parse_json(text: str) -> _JsonPattern:
@@ -1198,12 +1274,12 @@ class _SpaceDelimitedPattern(FilterPattern):
         self.slots = tuple(slots)
         self.has_ellipsis = any(slot.ellipsis for slot in slots)
 
-    def match(self, message: str) -> Match | None:
-        fields = _split_fields(message)
+    def _match(self, message: Message) -> Match | None:
+        fields = _split_fields(message.text)
         if self.has_ellipsis:
             bound = self._bind_around_ellipses(fields)
         else:
-            bound = self._bind_in_place(fields, message)
+            bound = self._bind_in_place(fields, message.text)
         if bound is None:
             return None
         values: dict[str, str] = {}

@@ -22,6 +22,7 @@ from strongroom.services.context import RequestContext
 from strongroom.services.logs import errors as e
 from strongroom.services.logs import tokens
 from strongroom.services.logs.filter_pattern import FilterPattern, InvalidFilterPattern, parse
+from strongroom.services.logs.metric_filters import EventMetrics, MetricSink
 from strongroom.services.logs.model import (
     DAY_MS,
     DEFAULT_LIMIT,
@@ -51,6 +52,7 @@ from strongroom.services.logs.model import (
     stream_arn,
 )
 from strongroom.services.logs.sources import EventSource, StoredEvents
+from strongroom.storage.engine import StorageUnavailable
 from strongroom.storage.logs import Gone, GroupExists, LogsRepository, StreamExists, TooMany
 
 log = logging.getLogger("strongroom.logs")
@@ -74,6 +76,11 @@ NO_NAME_OR_IDENTIFIER = "Either logGroupName or logGroupIdentifier must be speci
 ORDER_WITH_PREFIX = "Cannot order by LastEventTime with a logStreamNamePrefix."
 NAMES_AND_PREFIX = "logStreamNames and logStreamNamePrefix are mutually exclusive parameters."
 METRIC_NAME_AND_NAMESPACE = "metricName and metricNamespace must be specified together."
+DEFAULT_AND_DIMENSIONS = (
+    "Invalid metric transformation: dimensions and default value are mutually exclusive properties"
+)
+DIMENSION_NOT_SELECTOR = "Invalid metric transformation: dimension value must be valid selector"
+NO_DIMENSIONS = "The specified filter pattern does not support dimensions"
 TOO_MANY_TAGS = f"A resource can have no more than {MAX_TAGS} tags."
 METRIC_FILTER_LIMIT = "Resource limit exceeded."
 READ_ONLY_GROUP = (
@@ -93,10 +100,13 @@ _FAR_FUTURE = 10**20 - 1  # beyond any timestamp: a backward token from the very
 
 
 class Logs:
-    def __init__(self, repository: LogsRepository, barrier: Barrier, clock: Clock) -> None:
+    def __init__(
+        self, repository: LogsRepository, barrier: Barrier, clock: Clock, cloudwatch: MetricSink
+    ) -> None:
         self._repository = repository
         self._clock = clock
         self._stored = StoredEvents(repository, barrier)
+        self._metrics = EventMetrics(repository, cloudwatch)
         self._sources: dict[str, EventSource] = {STORED: self._stored}
 
     def add_source(self, name: str, source: EventSource) -> None:
@@ -144,6 +154,21 @@ class Logs:
         with contextlib.suppress(Gone):  # deleted meanwhile
             for batch in batches:
                 self._stored.append(group, stream, batch, now)
+                self._emit_metrics(group, batch, now)
+
+    def _emit_metrics(
+        self, group: LogGroup, events: Sequence[tuple[int, str]], ingestion_time: int
+    ) -> None:
+        """What stored events make of the group's metric filters. The events are stored: a
+        storage outage now loses their metric values, not the call."""
+        try:
+            self._metrics.emit(group, events, ingestion_time)
+        except StorageUnavailable as outage:
+            log.warning("metric filter values of %s lost: %s", group.arn, outage)
+
+    def has_events(self, group: LogGroup, start: int, end: int) -> bool:
+        """Whether the group holds an event with start <= timestamp < end (milliseconds)."""
+        return bool(self._source(group).events(group, EventQuery(None, None, start, end, None, 1)))
 
     def _now(self) -> int:
         return int(self._clock.time() * 1000)
@@ -341,6 +366,7 @@ class Logs:
                 last_seq = self._stored.append(group, stream, chosen, now)
             except Gone:
                 raise e.ResourceNotFoundException(NO_STREAM) from None
+            self._emit_metrics(group, chosen, now)
             result["nextSequenceToken"] = f"{last_seq:056d}"  # deprecated, still answered
         return result | ({"rejectedLogEventsInfo": rejected} if rejected else {})
 
@@ -495,6 +521,8 @@ class Logs:
         default_value = transformation.get("defaultValue")
         if default_value is not None and not math.isfinite(default_value):
             raise e.InvalidParameterException("defaultValue must be a finite number.")
+        if dimensions:
+            _check_dimensions(pattern, dimensions, default_value)
         group = self._group(ctx, logGroupName)
         metric_filter = MetricFilter(
             group_id=group.id,
@@ -769,6 +797,20 @@ def _check_metric_value(value: str) -> None:
     raise e.InvalidParameterException(
         "metricValue must be a number or a field of the filter pattern ($.field or $field)."
     )
+
+
+def _check_dimensions(
+    pattern: FilterPattern, dimensions: Mapping[str, str], default_value: float | None
+) -> None:
+    """Dimensions name fields of the event, which only JSON and space-delimited patterns
+    read; and AWS refuses a default value beside them (a minute without matches would have no
+    dimension values to report it under)."""
+    if any(not field.startswith("$") or len(field) == 1 for field in dimensions.values()):
+        raise e.InvalidParameterException(DIMENSION_NOT_SELECTOR)
+    if pattern.kind == "terms":
+        raise e.InvalidParameterException(NO_DIMENSIONS)
+    if default_value is not None:
+        raise e.InvalidParameterException(DEFAULT_AND_DIMENSIONS)
 
 
 def _refuse_nul(**values: str | Sequence[str] | None) -> None:

@@ -23,8 +23,8 @@ from urllib.parse import quote, urlsplit
 from strongroom.barrier.barrier import Barrier
 from strongroom.clock import Clock
 from strongroom.services.context import RequestContext
+from strongroom.services.sns import access, filters, model
 from strongroom.services.sns import errors as e
-from strongroom.services.sns import filters, model
 from strongroom.services.sns.model import (
     DELIVERED_PROTOCOLS,
     MAX_BATCH_ENTRIES,
@@ -118,10 +118,11 @@ class SNS:
         attributes.pop("FifoTopic", None)
         if not model.valid_topic_name(Name):
             raise _invalid("Topic Name")
+        arn = model.topic_arn(ctx.region, ctx.account_id, Name)
+        ctx.authorize(arn)
         for name, value in attributes.items():
             _check_topic_attribute(name, value)
         tags = _tags(Tags)
-        arn = model.topic_arn(ctx.region, ctx.account_id, Name)
         ctx.note_resource(TOPIC_TYPE, arn)
         try:
             topic, created = self._repository.create_topic(
@@ -158,6 +159,7 @@ class SNS:
         return {}
 
     def list_topics(self, ctx: RequestContext, NextToken: str | None = None) -> dict[str, Any]:
+        ctx.authorize()
         after = _decode_token(NextToken)
         topics = self._repository.topics(ctx.account_id, ctx.region, after, PAGE_SIZE + 1)
         page = topics[:PAGE_SIZE]
@@ -195,7 +197,7 @@ class SNS:
         if AttributeName not in TOPIC_ATTRIBUTES:
             raise _invalid("AttributeName")
         value = AttributeValue or ""
-        if value:
+        if value or AttributeName == "Policy":  # a topic always has a policy
             _check_topic_attribute(AttributeName, value)
 
         def update(current: str) -> str:
@@ -340,21 +342,29 @@ class SNS:
     def list_subscriptions(
         self, ctx: RequestContext, NextToken: str | None = None
     ) -> dict[str, Any]:
+        ctx.authorize()
         return self._list_subscriptions(ctx, None, NextToken)
 
     def list_subscriptions_by_topic(
         self, ctx: RequestContext, TopicArn: str, NextToken: str | None = None
     ) -> dict[str, Any]:
         topic = self._topic(ctx, TopicArn)
-        return self._list_subscriptions(ctx, topic.id, NextToken)
+        return self._list_subscriptions(ctx, topic, NextToken)
 
     def _list_subscriptions(
-        self, ctx: RequestContext, topic_id: int | None, token: str | None
+        self, ctx: RequestContext, topic: Topic | None, token: str | None
     ) -> dict[str, Any]:
+        """The subscriptions of a topic (perhaps another account's), else of the caller's
+        account."""
         after = _decode_token(token)
-        found = self._repository.subscriptions(
-            ctx.account_id, ctx.region, topic_id, after, PAGE_SIZE + 1
-        )
+        if topic is None:
+            found = self._repository.subscriptions(
+                ctx.account_id, ctx.region, None, after, PAGE_SIZE + 1
+            )
+        else:
+            found = self._repository.subscriptions(
+                topic.account_id, topic.region, topic.id, after, PAGE_SIZE + 1
+            )
         page = found[:PAGE_SIZE]
         result: dict[str, Any] = {
             "Subscriptions": [
@@ -437,10 +447,13 @@ class SNS:
         MessageDeduplicationId: str | None = None,
         MessageGroupId: str | None = None,
     ) -> dict[str, Any]:
-        if PhoneNumber is not None:
-            raise _invalid("PhoneNumber Reason: Strongroom does not send SMS messages")
         arn = TopicArn or TargetArn
         if arn is None:
+            ctx.authorize()  # a call naming no topic acts on none
+        topic = self._topic(ctx, arn) if arn is not None else None
+        if PhoneNumber is not None:
+            raise _invalid("PhoneNumber Reason: Strongroom does not send SMS messages")
+        if topic is None:
             raise _invalid("TopicArn or TargetArn Reason: no value for required parameter")
         if TopicArn is not None and TargetArn is not None:
             raise _invalid("TopicArn Reason: Only one of TopicArn or TargetArn may be given")
@@ -450,9 +463,40 @@ class SNS:
                 "parameter that is not valid for this topic type"
             )
         body = self._message(Message, Subject, MessageStructure, MessageAttributes)
-        topic = self._topic(ctx, arn)
         message_id = self._publish(topic, [body])[0]
         return {"MessageId": message_id}
+
+    def publish_for_service(
+        self,
+        account_id: str,
+        region: str,
+        topic_arn: str,
+        message: str,
+        subject: str | None,
+        service_principal: str,
+        source_arn: str,
+    ) -> str:
+        """Publish `message` to a topic on behalf of an AWS service (CloudWatch alarms,
+        EventBridge rules) in `account_id`; the message id. Raises NotFoundException when the
+        topic does not exist, AuthorizationErrorException when its access policy does not let
+        `service_principal` publish (given aws:SourceArn = source_arn and aws:SourceAccount =
+        account_id).
+
+        The topic must be in `region` (neither alarms nor rules reach another Region's
+        topics). Which services the default policy admits is in `access`. A message SNS
+        would refuse from anyone raises InvalidParameterException."""
+        parsed = model.parse_topic_arn(topic_arn)
+        topic = None
+        if parsed is not None and parsed[0] == region:
+            topic = self._repository.topic(parsed[1], parsed[0], parsed[2])
+        if topic is None:
+            raise e.NotFoundException(NO_TOPIC)
+        if not access.service_may_publish(topic, service_principal, source_arn, account_id):
+            raise e.AuthorizationErrorException(
+                f"Resource: {source_arn} is not authorized to perform: SNS:Publish on "
+                f"resource: {topic.arn}"
+            )
+        return self._publish(topic, [self._message(message, subject, None, None)])[0]
 
     def publish_batch(
         self,
@@ -460,6 +504,7 @@ class SNS:
         TopicArn: str,
         PublishBatchRequestEntries: list[dict[str, Any]],
     ) -> dict[str, Any]:
+        topic = self._topic(ctx, TopicArn)
         entries = PublishBatchRequestEntries
         if not entries:
             raise e.EmptyBatchRequestException("The batch request doesn't contain any entries.")
@@ -483,7 +528,6 @@ class SNS:
             raise e.BatchRequestTooLongException(
                 "The length of all the messages put together is more than the limit."
             )
-        topic = self._topic(ctx, TopicArn)
         bodies, accepted, failed = [], [], []
         for entry in entries:
             try:
@@ -615,10 +659,22 @@ class SNS:
         return self._barrier.mac(data).hex()[:64]
 
     def _find_topic(self, ctx: RequestContext, parsed: tuple[str, str, str]) -> Topic | None:
-        region, account_id, name = parsed
-        if (region, account_id) != (ctx.region, ctx.account_id):
-            return None  # another account's or Region's topics are not shared
-        return self._repository.topic(account_id, region, name)
+        """The topic an ARN names if the caller may do this call's operation on it: decided
+        with the topic's access policy for the operations it governs, which alone reach
+        another account's topics (`access`). None when there is no such topic, which only a
+        caller who may act on such a topic learns."""
+        region, owner, name = parsed
+        arn = model.topic_arn(region, owner, name)
+        action = access.TOPIC_POLICY_OPERATIONS.get(ctx.operation)
+        topic = None
+        if region == ctx.region and (action is not None or owner == ctx.account_id):
+            topic = self._repository.topic(owner, region, name)
+        if topic is None:
+            ctx.authorize(arn, action=action, resource_account=owner)
+            return None
+        policy = access.evaluated_policy(topic) if action is not None else None
+        ctx.authorize(arn, action=action, resource_policy=policy, resource_account=owner)
+        return topic
 
     def _topic(self, ctx: RequestContext, arn: str, not_found: Exception | None = None) -> Topic:
         parsed = model.parse_topic_arn(arn)
@@ -632,6 +688,8 @@ class SNS:
 
     def _tagged(self, ctx: RequestContext, arn: str) -> Topic:
         parsed = model.parse_topic_arn(arn)
+        if parsed is None:
+            ctx.authorize(arn)
         topic = self._find_topic(ctx, parsed) if parsed else None
         if topic is None:
             raise e.ResourceNotFoundException(NO_RESOURCE)
@@ -639,11 +697,15 @@ class SNS:
         return topic
 
     def _subscription(self, ctx: RequestContext, arn: str) -> Subscription:
+        """A subscription of the caller's account's topics; decided on its topic, before it
+        is looked up (only a caller who may act on the topic learns what it holds)."""
         parsed = model.parse_subscription_arn(arn)
         if parsed is None:
             raise _invalid("SubscriptionArn")
+        region, owner, name = parsed
+        ctx.authorize(model.topic_arn(region, owner, name), resource_account=owner)
         subscription = self._repository.subscription(arn)
-        if subscription is None or (parsed[0], parsed[1]) != (ctx.region, ctx.account_id):
+        if subscription is None or (region, owner) != (ctx.region, ctx.account_id):
             raise e.NotFoundException(NO_SUBSCRIPTION)
         ctx.note_resource(SUBSCRIPTION_TYPE, subscription.arn)
         return subscription
@@ -746,11 +808,9 @@ def _check_topic_attribute(name: str, value: str) -> None:
         raise _invalid("TracingConfig")
     if name == "Policy":
         try:
-            document = json.loads(value)
-        except (ValueError, RecursionError):
-            document = None
-        if not isinstance(document, dict) or "Statement" not in document:
-            raise _invalid("Policy Error: null")
+            access.check_policy(value)
+        except access.InvalidTopicPolicy as invalid:
+            raise _invalid(str(invalid)) from None
     if name == "DeliveryPolicy":
         try:
             model.check_delivery_policy(value, topic=True)
