@@ -1,10 +1,10 @@
-"""Fixtures of the integration tests: a dev server of a test's own, KMS clients and fresh keys."""
+"""Fixtures of the integration tests: a dev server of a test's own, KMS clients and fresh keys,
+an SMTP server."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +12,8 @@ import pytest
 from botocore.config import Config
 
 from tests.conftest import BACKENDS
-from tests.support.postgres import fresh_database
-from tests.support.server import Server
+from tests.support.notifications import Mailbox, smtp_server
+from tests.support.server import Server, dev_server_for
 
 
 @pytest.fixture(scope="module")
@@ -48,15 +48,16 @@ def other_key(new_key):
     return new_key()
 
 
+@pytest.fixture(scope="module")
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    """An SMTP server for the module's tests: its mailbox and port."""
+    with smtp_server() as box_and_port:
+        yield box_and_port
+
+
 @pytest.fixture(params=BACKENDS)
 def own_dev_server(request, tmp_path: Path) -> Iterator[Server]:
     """A dev server of this module's own: resetting or moving the clock of the shared one
     would pull the ground from under other tests."""
-    with ExitStack() as stack:
-        args = ["--dev"]
-        if request.param == "postgresql":
-            database = fresh_database(request.getfixturevalue("pg_server_url"))
-            args += ["--storage", stack.enter_context(database)]
-        server = Server(args=args, log_path=tmp_path / "dev.log", dev=True).start()
-        stack.callback(server.stop)
+    with dev_server_for(request, tmp_path / "dev.log") as server:
         yield server

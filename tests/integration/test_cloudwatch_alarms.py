@@ -10,7 +10,6 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,9 +18,9 @@ from botocore.exceptions import ClientError
 
 from tests.conftest import BACKENDS
 from tests.integration.test_rotation_scheduling import advance_clock
-from tests.integration.test_sns import Endpoint, confirmed_http_subscription
-from tests.support.postgres import fresh_database
-from tests.support.server import REGION, Server
+from tests.integration.test_sns import confirmed_http_subscription
+from tests.support.notifications import Endpoint
+from tests.support.server import REGION, Server, dev_server_for
 
 ACCOUNT = "123456789012"
 BREACHING, CALM = 15.0, 5.0  # against a threshold of 10
@@ -30,14 +29,7 @@ BREACHING, CALM = 15.0, 5.0  # against a threshold of 10
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(request, tmp_path_factory) -> Iterator[Server]:
     """A dev server of this module's own: its clock is moved on."""
-    with ExitStack() as stack:
-        args = ["--dev"]
-        if request.param == "postgresql":
-            database = fresh_database(request.getfixturevalue("pg_server_url"))
-            args += ["--storage", stack.enter_context(database)]
-        log = tmp_path_factory.mktemp("alarms") / "server.log"
-        server = Server(args=args, log_path=log, dev=True).start()
-        stack.callback(server.stop)
+    with dev_server_for(request, tmp_path_factory.mktemp("alarms") / "server.log") as server:
         yield server
 
 

@@ -9,7 +9,7 @@ import ssl
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, suppress
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,7 @@ from tests.conftest import BACKENDS
 from tests.integration.test_workers import worker_pids
 from tests.support.audit import raw_call, wait_for
 from tests.support.operator import cli, post
-from tests.support.postgres import fresh_database
-from tests.support.server import Server
+from tests.support.server import Server, dev_server_for
 
 USAGE = {"Type": "API", "Class": "None"}
 SECRET_COUNT = {
@@ -41,13 +40,7 @@ def dimensions(values: dict[str, str]) -> list[dict[str, str]]:
 @pytest.fixture(params=BACKENDS)
 def flushing_dev_server(request, tmp_path: Path) -> Iterator[Server]:
     """A dev server of the test's own whose processes publish their call counts every second."""
-    with ExitStack() as stack:
-        args = ["--dev", "--usage-flush-seconds", "1"]
-        if request.param == "postgresql":
-            database = fresh_database(request.getfixturevalue("pg_server_url"))
-            args += ["--storage", stack.enter_context(database)]
-        server = Server(args=args, log_path=tmp_path / "dev.log", dev=True).start()
-        stack.callback(server.stop)
+    with dev_server_for(request, tmp_path / "dev.log", "--usage-flush-seconds", "1") as server:
         yield server
 
 

@@ -10,20 +10,18 @@ from __future__ import annotations
 import json
 import queue
 from collections.abc import Iterator
-from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from tests.conftest import BACKENDS
 from tests.integration.test_cloudwatch_alarms import current_minute, evaluate_at, wait_for_state
 from tests.integration.test_seed_kms import run_shell
 from tests.integration.test_seed_rotation import shell
-from tests.integration.test_sns import Endpoint, Mailbox, confirmed_http_subscription, visit
+from tests.integration.test_sns import confirmed_http_subscription, visit
 from tests.support.audit import request_id, wait_for
-from tests.support.postgres import fresh_database
-from tests.support.server import Server, free_port
+from tests.support.notifications import Endpoint
+from tests.support.server import Server, dev_server_for
 
 PUT_METRIC_FILTER = """
 eval "$(strongroom env)"
@@ -103,26 +101,11 @@ def test_review_access_logs_returns_exactly_the_secret_reads(make_server, backen
     assert "SecretString" not in done.stdout and '{"username":"a"}' not in done.stdout
 
 
-@pytest.fixture(scope="module")
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
-    port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield box, port
-    controller.stop()
-
-
 @pytest.fixture(params=BACKENDS)
 def monitored(request, mailbox, tmp_path) -> Iterator[Server]:
     """A dev server (its clock is moved on) that mails through the test's SMTP server."""
-    with ExitStack() as stack:
-        args = ["--dev", "--smtp-url", f"smtp://127.0.0.1:{mailbox[1]}?from=alerts@example.com"]
-        if request.param == "postgresql":
-            database = fresh_database(request.getfixturevalue("pg_server_url"))
-            args += ["--storage", stack.enter_context(database)]
-        server = Server(args=args, log_path=tmp_path / "server.log", dev=True).start()
-        stack.callback(server.stop)
+    smtp = f"smtp://127.0.0.1:{mailbox[1]}?from=alerts@example.com"
+    with dev_server_for(request, tmp_path / "server.log", "--smtp-url", smtp) as server:
         yield server
 
 

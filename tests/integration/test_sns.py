@@ -8,21 +8,14 @@ from __future__ import annotations
 
 import base64
 import json
-import queue
 import ssl
-import threading
 import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
-from email import message_from_bytes
-from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from cryptography import x509
@@ -32,8 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from tests.conftest import BACKENDS
 from tests.support.audit import aws
 from tests.support.functions import execution_role, package
-from tests.support.postgres import fresh_database
-from tests.support.server import REGION, Server, free_port
+from tests.support.notifications import Endpoint
+from tests.support.server import REGION, Server, dev_server_for
 
 ACCOUNT = "123456789012"
 FAST_RETRIES = json.dumps(
@@ -54,84 +47,12 @@ def unique(prefix: str = "topic") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-# Real endpoints: an HTTP server and an SMTP server in this process
-
-
-class Endpoint:
-    """An HTTP endpoint on a fixed port that records what it is sent; it can be down."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.received: queue.Queue[tuple[dict[str, str], bytes]] = queue.Queue()
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    def start(self) -> Endpoint:
-        received = self.received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                received.put(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def next(self, timeout: float = 15) -> tuple[dict[str, str], bytes]:
-        return self.received.get(timeout=timeout)
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: queue.Queue[Message] = queue.Queue()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = message_from_bytes(envelope.content)
-        message["X-Envelope-To"] = ",".join(envelope.rcpt_tos)
-        self.messages.put(message)
-        return "250 OK"
-
-    def next(self, timeout: float = 15) -> Message:
-        return self.messages.get(timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
-    port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield box, port
-    controller.stop()
-
-
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(request, mailbox, tmp_path_factory) -> Iterator[Server]:
     """A dev server of this module's own, whose SNS mails through the test's SMTP server."""
-    with ExitStack() as stack:
-        args = ["--dev", "--smtp-url", f"smtp://127.0.0.1:{mailbox[1]}?from=alerts@example.com"]
-        if request.param == "postgresql":
-            database = fresh_database(request.getfixturevalue("pg_server_url"))
-            args += ["--storage", stack.enter_context(database)]
-        log = tmp_path_factory.mktemp("sns") / "server.log"
-        server = Server(args=args, log_path=log, dev=True).start()
-        stack.callback(server.stop)
+    smtp = f"smtp://127.0.0.1:{mailbox[1]}?from=alerts@example.com"
+    log = tmp_path_factory.mktemp("sns") / "server.log"
+    with dev_server_for(request, log, "--smtp-url", smtp) as server:
         yield server
 
 

@@ -17,8 +17,9 @@ import pytest
 
 from tests.conftest import BACKENDS
 from tests.integration.test_rotation_scheduling import advance_clock
-from tests.integration.test_sns import Endpoint, confirmed_http_subscription, error_of
+from tests.integration.test_sns import confirmed_http_subscription, error_of
 from tests.support.accounts import Account, client, new_account, tls_server
+from tests.support.notifications import Endpoint
 from tests.support.server import REGION, Server
 
 DEFAULT_ACTIONS = [

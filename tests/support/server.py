@@ -13,12 +13,17 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from botocore.config import Config
+
+from tests.support.postgres import fresh_database
 
 DEV_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 DEV_SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -166,3 +171,17 @@ class Server:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def dev_server_for(request: pytest.FixtureRequest, log_path: Path, *args: str) -> Iterator[Server]:
+    """A started `--dev` server of a test's own (its clock may be moved, its state reset) on
+    the backend `request.param` names, with further `args`; stopped afterwards."""
+    with ExitStack() as stack:
+        storage = []
+        if request.param == "postgresql":
+            database = fresh_database(request.getfixturevalue("pg_server_url"))
+            storage = ["--storage", stack.enter_context(database)]
+        server = Server(args=["--dev", *args, *storage], log_path=log_path, dev=True).start()
+        stack.callback(server.stop)
+        yield server
