@@ -35,7 +35,7 @@ from strongroom.protocol import query as query_codec
 from strongroom.protocol.errors import AwsError, RequestEntityTooLarge
 from strongroom.protocol.registry import load_model
 from strongroom.protocol.wire import WireRequest, WireResponse
-from strongroom.services.sns.service import CONFIRM_PATH, UNSUBSCRIBE_PATH
+from strongroom.services.sns.base import CONFIRM_PATH, UNSUBSCRIBE_PATH
 from strongroom.services.sns.signing import SIGNING_CERT_PATH
 from strongroom.storage.engine import StorageUnavailable
 

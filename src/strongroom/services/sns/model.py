@@ -299,3 +299,12 @@ def http_policy(
             retry = _retry_policy(document["healthyRetryPolicy"])
         content_type = document.get("requestPolicy", {}).get("headerContentType", content_type)
     return retry, content_type
+
+
+def effective_delivery_policy(topic_policy: str | None) -> str:
+    if not topic_policy:
+        return DEFAULT_EFFECTIVE_DELIVERY_POLICY
+    effective = json.loads(DEFAULT_EFFECTIVE_DELIVERY_POLICY)
+    given = json.loads(topic_policy).get("http", {})
+    effective["http"].update(given)
+    return json.dumps(effective, separators=(",", ":"))
