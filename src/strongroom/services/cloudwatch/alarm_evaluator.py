@@ -37,7 +37,6 @@ from strongroom.storage.cloudwatch_alarms import (
     PendingAction,
     StoredAlarm,
 )
-from strongroom.storage.engine import StorageUnavailable
 
 log = logging.getLogger("strongroom.cloudwatch")
 
@@ -77,8 +76,6 @@ class AlarmEvaluator:
             # The evaluation range ends where the interval now under way began.
             end = next_evaluation - evaluation_interval(alarm)
             outcome, reason_data = self._outcome(alarm, end, now)
-        except StorageUnavailable:
-            raise
         except AwsError as error:  # e.g. a math expression that cannot be evaluated now
             outcome = Outcome(INSUFFICIENT_DATA, f"Error evaluating alarm: {error.message}", [])
             reason_data = None

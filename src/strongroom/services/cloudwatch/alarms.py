@@ -9,7 +9,7 @@ import base64
 import binascii
 import dataclasses
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,7 +36,7 @@ class Alarms:
     _alarm_store: AlarmRepository
     _clock: Clock
     # The metrics part of the service checks MetricDataQueries (an alarm's Metrics).
-    check_queries: Callable[[Sequence[Mapping[str, Any]]], dict[str, str]]
+    check_queries: am.QueryCheck
 
     # PutMetricAlarm
 
