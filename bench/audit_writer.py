@@ -25,6 +25,7 @@ import uuid
 from pathlib import Path
 
 import psycopg
+import uvloop
 
 from strongroom.audit import record
 from strongroom.audit.writer import AuditWriter
@@ -64,10 +65,13 @@ def get_secret_value_record() -> record.AuditEvent:
 
 async def run(writer: AuditWriter, concurrency: int, duration: float) -> dict[str, float]:
     # The writer alone: building a record is the request's work, so records are made before
-    # the clock starts (a template with fresh ids), enough for the fastest rate seen, twice.
+    # the clock starts (a template with fresh ids, event ids in time order as the server makes
+    # them), enough for the fastest rate seen, twice.
     template = get_secret_value_record()
     events = [
-        dataclasses.replace(template, event_id=str(uuid.uuid4()), request_id=str(uuid.uuid4()))
+        dataclasses.replace(
+            template, event_id=record.new_event_id(time.time()), request_id=record.new_id()
+        )
         for _ in range(int(40_000 * duration))
     ]
     events.reverse()
@@ -98,7 +102,7 @@ def measure(url: str, concurrencies: list[int], duration: float) -> list[dict[st
     writer = AuditWriter(AuditRepository(engine))
     rows = []
     for concurrency in concurrencies:
-        result = asyncio.run(run(writer, concurrency, duration))
+        result = uvloop.run(run(writer, concurrency, duration))
         rows.append({"backend": engine.dialect.name, "concurrency": concurrency, **result})
         print(rows[-1], flush=True)
     engine.dispose()
